@@ -1,0 +1,119 @@
+"""Command line: ``python -m reference_solution <command>``.
+
+Commands:
+  make-data       write the synthetic stratosphere in the course's file format
+  pipeline        the main job: data -> WGAN-GP -> classifier -> detection -> report
+  sync-support    copy course support modules next to the source notebooks
+  release         regenerate release/<assignment> from source/ with nbgrader
+  autograde-demo  autograde complete, partial and blank example submissions in a scratch course
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _make_data(a: argparse.Namespace) -> int:
+    from .stratosphere import event_summary, read_events, write_course_files
+
+    files = write_course_files(a.out, winters=a.winters, size=a.size, seed=a.seed,
+                               progress=not a.quiet)
+    events = read_events(files.events)
+    summary = event_summary(events, winters=a.winters)
+    print(f"wrote {files.pv.parent}: {len(events['date'])} days at {a.size} px")
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def _pipeline(a: argparse.Namespace) -> int:
+    from .pipeline import run_pipeline
+
+    result = run_pipeline(a.out, preset=a.preset, data_dir=a.data, device=a.device,
+                          progress=not a.quiet)
+    m = result.metrics
+    print(f"report: {Path(a.out) / 'report'}  ({m['timings']['total_s']:.0f} s on {m['device']})")
+    print(f"flagged {m['flagged_days']} of {m['days']} days (scheme {m['primary_scheme']}, "
+          f"P > {m['threshold']})")
+    for name, auc in (m.get("roc_auc_summary") or {}).items():
+        print(f"  ROC-AUC {name:>16}: {auc:.3f}" if auc is not None else f"  {name}: n/a")
+    return 0
+
+
+def _sync_support(a: argparse.Namespace) -> int:
+    from .course import sync_support
+
+    for path in sync_support(a.root):
+        print(f"wrote {path}")
+    return 0
+
+
+def _release(a: argparse.Namespace) -> int:
+    from .course import generate_release, sync_support
+
+    sync_support(a.root)
+    names = a.assignments or sorted(p.name for p in (Path(a.root) / "source").iterdir()
+                                    if p.is_dir())
+    for name in names:
+        generate_release(a.root, name)
+        print(f"release/{name} regenerated")
+    return 0
+
+
+def _autograde_demo(a: argparse.Namespace) -> int:
+    from .autograde import demo
+
+    print(demo(a.assignment, root=a.root))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m reference_solution", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("make-data", help="write synthetic course files")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--winters", type=int, default=30, help="winters of 151 days (default 30)")
+    p.add_argument("--size", type=int, default=64, help="grid size in pixels (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_make_data)
+
+    p = sub.add_parser("pipeline", help="run the whole first assignment and write a report")
+    p.add_argument("--out", type=Path, required=True, help="run folder (resumes if it exists)")
+    p.add_argument("--preset", choices=["quick", "full"], default="quick",
+                   help="quick: small CPU run (~10 min); full: 256 px for a GPU")
+    p.add_argument("--data", type=Path, default=None,
+                   help="folder with the real course files (default: make synthetic data)")
+    p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_pipeline)
+
+    p = sub.add_parser("sync-support", help="copy support modules next to source notebooks")
+    p.add_argument("--root", type=Path, default=REPO_ROOT, help="course root")
+    p.set_defaults(func=_sync_support)
+
+    p = sub.add_parser("release", help="regenerate release/ from source/ with nbgrader")
+    p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
+    p.add_argument("--root", type=Path, default=REPO_ROOT, help="course root")
+    p.set_defaults(func=_release)
+
+    p = sub.add_parser("autograde-demo", help="autograde three example submissions")
+    p.add_argument("assignment", nargs="?", default="wgan_anomalies")
+    p.add_argument("--root", type=Path, default=REPO_ROOT, help="course root")
+    p.set_defaults(func=_autograde_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

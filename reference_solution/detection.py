@@ -1,0 +1,148 @@
+"""Scoring a whole dataset, choosing a threshold, and judging detections against ground truth.
+
+Next to the GAN pipeline's score this module computes simple baselines on the same data, so a
+user sees honestly how the pipeline compares:
+
+- ``polar_cap_index``: mean height over the polar cap (north of 65N) minus the mean over the
+  40-60N band. A warming raises polar heights and weakens the vortex, so high means anomalous.
+- ``wind_index``: minus the height drop across 60N, a proxy of the geostrophic zonal-mean wind
+  at 60N (the quantity that *defines* an SSW), from the normalised height field alone.
+- ``pca_error``: reconstruction error of a PCA fitted on all days; rare states fit worst.
+
+All three need only the course files, so they also run on the real data.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, Dataset
+
+__all__ = ["score_dataset", "threshold_for_rate", "idx_anomalies", "latitude_grid",
+           "polar_cap_index", "wind_index", "pca_error", "detection_metrics"]
+
+
+@torch.no_grad()
+def score_dataset(model_clf: nn.Module, dataset: Dataset, batch_size: int = 64,
+                  progress: bool = True) -> np.ndarray:
+    """P(anomalous) for every item of ``dataset``, in order: ``(N,)`` float64."""
+    from tqdm.auto import tqdm
+
+    device = next(model_clf.parameters()).device
+    was_training = model_clf.training
+    model_clf.eval()
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    out = []
+    for x in tqdm(loader, desc="scoring", disable=not progress):
+        out.append(torch.sigmoid(model_clf(x.to(device)).float()).reshape(-1).cpu())
+    model_clf.train(was_training)
+    return torch.cat(out).double().numpy()
+
+
+def threshold_for_rate(scores: np.ndarray, rate: float) -> float:
+    """The threshold that flags the top ``rate`` share of days (e.g. the expected SSW share)."""
+    if not 0 < rate < 1:
+        raise ValueError(f"rate must be in (0, 1), got {rate}")
+    return float(np.quantile(np.asarray(scores, dtype=float), 1 - rate))
+
+
+def idx_anomalies(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Indices of the days whose score exceeds ``threshold``, in dataset order."""
+    return np.flatnonzero(np.asarray(scores) > threshold)
+
+
+def latitude_grid(size: int) -> np.ndarray:
+    """Latitude (degrees) of every pixel of the polar-stereographic grid, 40N at the edge."""
+    c = (size - 1) / 2
+    yy, xx = np.mgrid[0:size, 0:size]
+    rho = np.hypot(xx - c, yy - c) / (size / 2)  # 1 at the inscribed circle (40N)
+    return 90.0 - 2.0 * np.degrees(np.arctan(rho * math.tan(math.radians(25.0))))
+
+
+def _bands(size: int, mask: np.ndarray | None):
+    lat = latitude_grid(size)
+    inside = np.ones_like(lat, bool) if mask is None else np.asarray(mask) > 0.5
+    return lat, inside
+
+
+def _field_means(gh_files: np.ndarray, weights: np.ndarray, chunk: int = 512) -> np.ndarray:
+    """``gh (N, S, S)`` memmap-friendly weighted means: one pass, ``chunk`` days at a time."""
+    out = np.empty(len(gh_files))
+    w = weights / weights.sum()
+    for i in range(0, len(gh_files), chunk):
+        out[i:i + chunk] = np.tensordot(np.asarray(gh_files[i:i + chunk], dtype=np.float64), w,
+                                        axes=([1, 2], [0, 1]))
+    return out
+
+
+def polar_cap_index(gh: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Polar-cap (>65N) minus mid-latitude (40-60N) mean of normalised height, per day."""
+    lat, inside = _bands(gh.shape[-1], mask)
+    cap = _field_means(gh, ((lat > 65) & inside).astype(float))
+    band = _field_means(gh, ((lat < 60) & inside).astype(float))
+    return cap - band
+
+
+def wind_index(gh: np.ndarray, mask: np.ndarray | None = None, half_width: float = 5.0) -> np.ndarray:
+    """Height north of 60N minus south of it, in a ``half_width``-degree ring: high = easterly."""
+    lat, inside = _bands(gh.shape[-1], mask)
+    north = _field_means(gh, ((lat >= 60) & (lat < 60 + half_width) & inside).astype(float))
+    south = _field_means(gh, ((lat < 60) & (lat >= 60 - half_width) & inside).astype(float))
+    return north - south
+
+
+def pca_error(pv: np.ndarray, gh: np.ndarray, mask: np.ndarray | None = None,
+              n_components: int = 8, fit_days: int = 2000, seed: int = 0,
+              max_pixels: int = 64 * 64) -> np.ndarray:
+    """Reconstruction error of a PCA of both fields (inside the mask), per day.
+
+    Large grids are subsampled to about ``max_pixels`` pixels per field (strided), which keeps
+    the 256 px case cheap and changes little: the leading components are smooth.
+    """
+    from sklearn.decomposition import PCA
+
+    size = gh.shape[-1]
+    step = max(1, int(math.ceil(math.sqrt(size * size / max_pixels))))
+    inside = (np.ones((size, size), bool) if mask is None else np.asarray(mask) > 0.5)[::step, ::step]
+
+    def features(lo: int, hi: int) -> np.ndarray:
+        a = np.asarray(pv[lo:hi, ::step, ::step])[:, inside]
+        b = np.asarray(gh[lo:hi, ::step, ::step])[:, inside]
+        return np.concatenate([a, b], axis=1).astype(np.float64)
+
+    n = len(gh)
+    rng = np.random.default_rng(seed)
+    fit_idx = np.sort(rng.choice(n, size=min(n, fit_days), replace=False))
+    fit = np.concatenate([features(i, i + 1) for i in fit_idx]) if n > fit_days else features(0, n)
+    pca = PCA(n_components=min(n_components, len(fit) - 1), random_state=seed).fit(fit)
+    errors = np.empty(n)
+    for i in range(0, n, 512):
+        x = features(i, min(n, i + 512))
+        errors[i:i + len(x)] = ((pca.inverse_transform(pca.transform(x)) - x) ** 2).mean(axis=1)
+    return errors
+
+
+def detection_metrics(truth: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
+    """ROC-AUC, average precision, and precision/recall/F1 at ``threshold`` (scikit-learn)."""
+    from sklearn.metrics import (average_precision_score, f1_score, precision_score,
+                                 recall_score, roc_auc_score)
+
+    truth = np.asarray(truth, dtype=bool)
+    scores = np.asarray(scores, dtype=float)
+    if not np.isfinite(scores).all():
+        raise ValueError("scores contain NaN or inf")
+    flagged = scores > threshold
+    out = {"threshold": float(threshold), "flagged": int(flagged.sum()),
+           "positives": int(truth.sum()), "days": int(len(truth))}
+    if 0 < truth.sum() < len(truth):
+        out["roc_auc"] = float(roc_auc_score(truth, scores))
+        out["average_precision"] = float(average_precision_score(truth, scores))
+    else:
+        out["roc_auc"] = out["average_precision"] = None
+    out["precision"] = float(precision_score(truth, flagged, zero_division=0))
+    out["recall"] = float(recall_score(truth, flagged, zero_division=0))
+    out["f1"] = float(f1_score(truth, flagged, zero_division=0))
+    return out
