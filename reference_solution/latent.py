@@ -38,7 +38,7 @@ __all__ = [
 # inner mass 0.02 = outer mass.
 REJECT_INNER_PROBABILITY = 48 / 49
 
-_MAX_CHUNK_ROWS = 1 << 16  # rows per bulk Gaussian draw in the rejection sampler
+_CHUNK_ELEMENTS = 1 << 22  # numbers per bulk Gaussian draw in the rejection sampler (16 MB)
 
 
 def _check_dims(n_dims: int, n_samples: int) -> None:
@@ -166,9 +166,9 @@ def _gaussian_balanced(n_dims: int, batch_size: int, q: float, p: float,
     kept, n_kept = [], 0
     while n_kept < batch_size:
         need = batch_size - n_kept
-        rows = min(_MAX_CHUNK_ROWS, int(need / accept_rate * 1.2) + 64)
+        rows = min(max(1, _CHUNK_ELEMENTS // n_dims), int(need / accept_rate * 1.2) + 64)
         z = torch.randn(rows, n_dims, generator=generator, device=dev)
-        outer = z.double().norm(dim=1) > q
+        outer = torch.linalg.vector_norm(z, dim=1, dtype=torch.float64) > q
         u = torch.rand(rows, generator=generator, dtype=torch.float64, device=dev)
         keep = torch.where(outer, u < keep_outer, u < keep_inner)
         kept.append(z[keep][:need])

@@ -1,0 +1,262 @@
+"""Latent samplers: oracle laws with fixed seeds, balance within binomial tolerance, and the
+p-value helpers passing right samplers and catching wrong ones."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from reference_solution.latent import (
+    REJECT_INNER_PROBABILITY, SampleInnerAndOuterExamples, SamplingBallUniform,
+    SamplingUnitSphereUniform, balanced_latents, chi_quantile, direction_uniformity_pvalue,
+    norm_law_pvalue, outer_radius, sample_ball, sample_inner_and_outer, sample_unit_sphere,
+    split_by_norm,
+)
+
+PASS = 1e-3  # a right sampler's p-value at the fixed seeds is far above this
+FAIL = 1e-6  # a wrong sampler's p-value is far below this
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def binomial_ok(count: int, n: int, p: float, n_sd: float = 5.0) -> bool:
+    # the slack of 3 covers rare events, where the normal approximation is poor
+    return abs(count - n * p) <= n_sd * math.sqrt(n * p * (1 - p)) + 3
+
+
+# ---- quantiles and radii -----------------------------------------------------------------
+
+def test_chi_quantiles_against_known_values():
+    assert chi_quantile(0.98, 128) == pytest.approx(12.7657, abs=1e-4)
+    assert chi_quantile(0.98, 2) == pytest.approx(2.7971, abs=1e-4)
+    assert chi_quantile(0.5, 1) == pytest.approx(0.674490, abs=1e-6)  # half-normal median
+    assert chi_quantile(0.98, 2) == pytest.approx(math.sqrt(-2 * math.log(0.02)))  # Rayleigh
+    for p in (0, 1, 1.5):
+        with pytest.raises(ValueError):
+            chi_quantile(p, 2)
+
+
+def test_outer_radius_doubles_the_volume():
+    for n in (1, 2, 128):
+        r = chi_quantile(0.98, n)
+        assert (outer_radius(r, n) / r) ** n == pytest.approx(2.0)
+    assert outer_radius(3.0, 2) == pytest.approx(3 * math.sqrt(2))
+
+
+def test_reject_probability_balances_the_gaussian_scheme():
+    assert REJECT_INNER_PROBABILITY == pytest.approx(48 / 49, abs=1e-15)
+    assert 0.98 * (1 - REJECT_INNER_PROBABILITY) == pytest.approx(0.02)
+
+
+# ---- sphere and ball ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [1, 2, 3, 128])
+def test_unit_sphere_norms_and_directions(n):
+    s = sample_unit_sphere(n, 20_000, gen(1))
+    assert s.shape == (20_000, n) and s.dtype == torch.float32
+    torch.testing.assert_close(s.double().norm(dim=1), torch.ones(20_000, dtype=torch.float64),
+                               atol=1e-6, rtol=0)
+    assert direction_uniformity_pvalue(s) > PASS
+
+
+@pytest.mark.parametrize("n", [2, 128])
+def test_ball_norm_law(n):
+    radius = 3.0
+    b = sample_ball(n, radius, 20_000, gen(2))
+    norms = b.double().norm(dim=1)
+    for level in (0.01, 0.1, 0.5, 0.9):  # P(|b| <= R level**(1/n)) = level
+        assert binomial_ok(int((norms <= radius * level ** (1 / n)).sum()), 20_000, level)
+    assert binomial_ok(int((norms <= radius * 0.9).sum()), 20_000, 0.9 ** n)
+    assert norm_law_pvalue(b, radius) > PASS
+    assert direction_uniformity_pvalue(b) > PASS
+
+
+def test_high_dimensional_ball_is_all_shell():
+    n, radius, count = 128, 12.7657, 50_000
+    norms = sample_ball(n, radius, count, gen(3), dtype=torch.float64).norm(dim=1) / radius
+    assert 0.5 ** (1 / n) == pytest.approx(0.9946, abs=1e-4)
+    assert norms.median().item() == pytest.approx(0.9946, abs=1e-3)
+    assert 0.95 ** n == pytest.approx(0.0014, abs=1e-4)
+    assert binomial_ok(int((norms < 0.95).sum()), count, 0.95 ** n)
+    z_norms = torch.randn(count, n, generator=gen(4), dtype=torch.float64).norm(dim=1)
+    assert stats.chi(n).mean() == pytest.approx(11.29, abs=0.01)
+    assert stats.chi(n).std() == pytest.approx(0.71, abs=0.01)
+    assert z_norms.mean().item() == pytest.approx(11.29, abs=0.02)
+    assert z_norms.std().item() == pytest.approx(0.71, abs=0.02)
+    # Where the classifier's "normal" inputs come from: ball vs Gaussian, barely overlapping.
+    assert (norms * radius).min() > z_norms.median()
+
+
+def test_float64_radii_keep_points_inside():
+    radius, n = 12.7657 * 2 ** (1 / 128), 128
+    b64 = sample_ball(n, radius, 100_000, gen(5), dtype=torch.float64)
+    assert b64.norm(dim=1).max().item() <= radius * (1 + 1e-12)
+    b32 = sample_ball(n, radius, 100_000, gen(5))
+    assert b32.double().norm(dim=1).max().item() <= radius * (1 + 1e-6)
+    # U**(1/n) is squeezed near 1 at n = 128: the radii must still be (almost) all distinct.
+    assert torch.unique(b64.norm(dim=1)).numel() > 99_000
+
+
+def test_determinism_under_a_seed():
+    assert torch.equal(sample_ball(5, 2.0, 100, gen(7)), sample_ball(5, 2.0, 100, gen(7)))
+    assert not torch.equal(sample_ball(5, 2.0, 100, gen(7)), sample_ball(5, 2.0, 100, gen(8)))
+    for scheme in ("ball", "gaussian"):
+        z1, y1 = balanced_latents(16, 300, scheme, generator=gen(9))
+        z2, y2 = balanced_latents(16, 300, scheme, generator=gen(9))
+        assert torch.equal(z1, z2) and torch.equal(y1, y2)
+
+
+def test_device_and_dtype_arguments():
+    s = sample_unit_sphere(4, 10, gen(0), device="cpu", dtype=torch.float64)
+    assert s.device.type == "cpu" and s.dtype == torch.float64
+    z, y = balanced_latents(4, 10, generator=gen(0), device=torch.device("cpu"))
+    assert z.device.type == y.device.type == "cpu"
+    assert sample_ball(3, 1.0, 0).shape == (0, 3)
+    with pytest.raises(ValueError, match="n_dims"):
+        sample_unit_sphere(0, 10)
+    with pytest.raises(ValueError, match="radius"):
+        sample_ball(3, -1.0, 10)
+
+
+# ---- inner / outer -----------------------------------------------------------------------
+
+def test_split_by_norm_boundary_goes_inside():
+    z = torch.tensor([[3.0, 4.0], [0.0, 5.0001], [1.0, 0.0]])
+    inner, outer = split_by_norm(z, 5.0)
+    assert inner.shape == (2, 2) and outer.shape == (1, 2)
+    with pytest.raises(ValueError, match="shape"):
+        split_by_norm(torch.zeros(3), 1.0)
+
+
+@pytest.mark.parametrize("n", [2, 128])
+def test_inner_and_outer_balanced(n):
+    q = chi_quantile(0.98, n)
+    inner, outer = sample_inner_and_outer(n, q, outer_radius(q, n), 20_000, gen(10))
+    assert inner.shape[0] + outer.shape[0] == 20_000 and inner.shape[1] == outer.shape[1] == n
+    assert binomial_ok(inner.shape[0], 20_000, 0.5)
+    assert inner.double().norm(dim=1).max() <= q < outer.double().norm(dim=1).min()
+    assert norm_law_pvalue(inner, q) > PASS  # inner part is uniform in the inner ball
+    with pytest.raises(ValueError, match="must not exceed"):
+        sample_inner_and_outer(n, 2.0, 1.0, 10)
+
+
+# ---- balanced batches --------------------------------------------------------------------
+
+@pytest.mark.parametrize("scheme", ["ball", "gaussian"])
+@pytest.mark.parametrize("n", [2, 128])
+def test_balanced_latents(scheme, n):
+    batch = 20_000
+    z, labels = balanced_latents(n, batch, scheme, generator=gen(11))
+    assert z.shape == (batch, n) and z.dtype == torch.float32
+    assert labels.shape == (batch,) and labels.dtype == torch.float32
+    q = chi_quantile(0.98, n)
+    norms = z.double().norm(dim=1)
+    assert torch.equal(labels, (norms > q).float())
+    assert binomial_ok(int(labels.sum()), batch, 0.5)
+    assert direction_uniformity_pvalue(z) > PASS
+    if scheme == "ball":
+        assert norm_law_pvalue(z, outer_radius(q, n)) > PASS
+    else:
+        chi = stats.chi(n)
+        tail, body = norms[labels == 1].numpy(), norms[labels == 0].numpy()
+        # outer norms: chi conditioned on > q; inner norms: chi conditioned on <= q
+        assert stats.kstest(tail, lambda t: (chi.cdf(t) - 0.98) / 0.02).pvalue > PASS
+        assert stats.kstest(body, lambda t: np.minimum(chi.cdf(t) / 0.98, 1.0)).pvalue > PASS
+
+
+def test_gaussian_scheme_uses_exactly_48_over_49():
+    # At n = 2 a million draws are cheap; keeping inner with 0.02 instead of 1/49 would give an
+    # inner share of 0.495, ten standard deviations away.
+    batch = 1_000_000
+    _, labels = balanced_latents(2, batch, "gaussian", generator=gen(12))
+    inner = batch - int(labels.sum())
+    assert binomial_ok(inner, batch, 0.5, n_sd=5)
+    assert abs(inner / batch - 0.495) > 0.0025
+
+
+@pytest.mark.parametrize("quantile", [0.3, 0.9])
+@pytest.mark.parametrize("scheme", ["ball", "gaussian"])
+def test_balanced_latents_other_quantiles(scheme, quantile):
+    _, labels = balanced_latents(8, 10_000, scheme, quantile, generator=gen(13))
+    assert binomial_ok(int(labels.sum()), 10_000, 0.5)
+
+
+def test_balanced_latents_rejects_unknown_scheme():
+    with pytest.raises(ValueError, match="scheme"):
+        balanced_latents(2, 10, "cube")
+
+
+# ---- the p-value helpers catch wrong samplers ---------------------------------------------
+
+@pytest.mark.parametrize("n", [2, 128])
+def test_helpers_catch_wrong_radius_factor(n):
+    g = gen(20)
+    s = sample_unit_sphere(n, 20_000, g)
+    u = torch.rand(20_000, 1, generator=g)
+    assert norm_law_pvalue(s * u * 2.0, 2.0) < FAIL  # U instead of U**(1/n)
+    sqrt_radius = norm_law_pvalue(s * u.sqrt() * 2.0, 2.0)  # U**(1/2) is right only at n = 2
+    assert sqrt_radius > PASS if n == 2 else sqrt_radius < FAIL
+    assert norm_law_pvalue(torch.randn(20_000, n, generator=g), chi_quantile(0.9999, n)) < FAIL
+
+
+@pytest.mark.parametrize("n", [2, 128])
+def test_helpers_catch_cube_directions(n):
+    g = gen(21)
+    cube = torch.rand(20_000, n, generator=g) * 2 - 1
+    assert direction_uniformity_pvalue(cube / cube.norm(dim=1, keepdim=True)) < FAIL
+    assert direction_uniformity_pvalue(torch.randn(20_000, n, generator=g).abs()) < FAIL
+
+
+def test_cube_rejection_in_two_dimensions_is_right():
+    g = gen(22)
+    cube = torch.rand(40_000, 2, generator=g, dtype=torch.float64) * 2 - 1
+    disk = cube[cube.norm(dim=1) <= 1][:20_000] * 3
+    assert disk.shape[0] == 20_000
+    assert norm_law_pvalue(disk, 3.0) > PASS and direction_uniformity_pvalue(disk) > PASS
+
+
+def test_helpers_on_degenerate_input():
+    z = sample_ball(3, 1.0, 1000, gen(23))
+    assert norm_law_pvalue(z * 1.01, 1.0) == 0.0 or norm_law_pvalue(z * 1.01, 1.0) < FAIL
+    assert norm_law_pvalue(torch.full((10, 3), 2.0), 1.0) == 0.0  # outside the ball
+    bad = z.clone()
+    bad[0, 0] = float("nan")
+    assert norm_law_pvalue(bad, 1.0) == 0.0 and direction_uniformity_pvalue(bad) == 0.0
+    assert direction_uniformity_pvalue(np.zeros((5, 3))) == 0.0
+    assert direction_uniformity_pvalue(sample_unit_sphere(1, 2000, gen(24))) > PASS
+    assert direction_uniformity_pvalue(np.ones((2000, 1))) < FAIL
+    with pytest.raises(ValueError, match="shape"):
+        norm_law_pvalue(np.zeros(5), 1.0)
+    assert isinstance(norm_law_pvalue(z.numpy(), 1.0), float)
+
+
+# ---- numpy wrappers with the seed's names --------------------------------------------------
+
+def test_numpy_wrappers_shapes_and_dtypes():
+    s = SamplingUnitSphereUniform()
+    assert isinstance(s, np.ndarray) and s.shape == (100, 2) and s.dtype == np.float64
+    np.testing.assert_allclose(np.linalg.norm(s, axis=1), 1.0, atol=1e-12)
+    b = SamplingBallUniform(ndim=5, radius=3, nsamples=50, rng=1)
+    assert b.shape == (50, 5) and (np.linalg.norm(b, axis=1) <= 3).all()
+    inner, outer = SampleInnerAndOuterExamples(ndim=2, radius_inner=1, radius_outer=2,
+                                               nsamples=1000, rng=np.random.default_rng(0))
+    assert inner.shape[0] + outer.shape[0] == 1000 and inner.shape[1] == outer.shape[1] == 2
+    assert inner.dtype == outer.dtype == np.float64
+    assert (np.linalg.norm(inner, axis=1) <= 1).all() and (np.linalg.norm(outer, axis=1) > 1).all()
+    assert binomial_ok(inner.shape[0], 1000, 0.25)
+
+
+def test_numpy_wrappers_seeded():
+    np.testing.assert_array_equal(SamplingBallUniform(3, 1, 20, rng=5), SamplingBallUniform(3, 1, 20, rng=5))
+    a = SamplingUnitSphereUniform(3, 20, rng=np.random.default_rng(1))
+    b = SamplingUnitSphereUniform(3, 20, rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(a, b)
+    q = chi_quantile(0.98, 128)
+    inner, outer = SampleInnerAndOuterExamples(128, q, q * 2 ** (1 / 128), 10_000, rng=2)
+    assert binomial_ok(inner.shape[0], 10_000, 0.5)
