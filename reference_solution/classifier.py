@@ -131,7 +131,7 @@ def train_classifier(model_gen: nn.Module, model_clf: nn.Module,
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total += float(loss)
+                total += loss.item()
             history.train_loss.append(total / config.batches_per_epoch)
             # Step 2: validate on batches from a fixed stream, comparable across epochs.
             model_clf.eval()
