@@ -6,7 +6,8 @@ geopotential height (gh), both multiplied by the ``S x S`` mask. (The seed's hin
 ``DataLoader`` adds the batch axis.)
 
 The data files are opened with ``np.load(..., mmap_mode="r")``: a file of several GB is never
-read whole, each item copies one day out of the memory map. The maps are not pickled; a worker
+read whole, each item copies one day out of the memory map and then unmaps that day's pages,
+so the process's resident memory stays flat over an epoch. The maps are not pickled; a worker
 process of a ``DataLoader`` reopens them on first access.
 
 This module is course support code: it is copied next to student notebooks, so it imports only
@@ -15,6 +16,7 @@ numpy, torch, the standard library and sibling support modules (relatively).
 
 from __future__ import annotations
 
+import mmap
 import operator
 from pathlib import Path
 from typing import Any, Callable
@@ -55,6 +57,28 @@ def _open_npy(path: Path, role: str, mmap: bool) -> np.ndarray:
             or array.dtype == np.bool_):
         raise DataFileError(path, f"expected real numbers for {role}, found dtype {array.dtype}")
     return array
+
+
+def _release_pages(array: np.ndarray, index: int) -> None:
+    """Unmap the pages of day ``index`` from this process once it has been copied.
+
+    Without this, every page read stays mapped and the process's resident memory (RSS) grows to
+    the file's size over one epoch: harmless page cache that the kernel may reclaim, but it looks
+    like the whole file was loaded and counts against memory limits. Best effort: only for
+    C-ordered maps on systems with ``madvise``; the page cache itself is untouched.
+    """
+    mm = getattr(array, "_mmap", None)
+    if mm is None or not hasattr(mm, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    if not array.flags.c_contiguous:
+        return
+    day_bytes = array.strides[0]
+    start = array.offset % mmap.ALLOCATIONGRANULARITY + index * day_bytes  # within the map
+    first = start - start % mmap.PAGESIZE
+    try:
+        mm.madvise(mmap.MADV_DONTNEED, first, start + day_bytes - first)
+    except (OSError, ValueError):
+        pass
 
 
 class DS(Dataset):
@@ -158,6 +182,8 @@ class DS(Dataset):
         item = np.empty(self.shape[1:], dtype=np.float32)  # (2, S, S)
         item[0] = self._pv[i]  # copies one day out of the memory map
         item[1] = self._gh[i]
+        _release_pages(self._pv, i)
+        _release_pages(self._gh, i)
         if not np.isfinite(item).all():
             ch = 0 if not np.isfinite(item[0]).all() else 1
             path, role = (self.pv_path, "pv") if ch == 0 else (self.gh_path, "gh")

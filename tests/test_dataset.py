@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import sys
 import tracemalloc
 
 import numpy as np
@@ -112,6 +113,28 @@ def test_iterating_does_not_load_the_file(tmp_path):
         tracemalloc.stop()
     assert total > 0
     assert peak < file_bytes / 10, f"peak {peak / 1e6:.1f} MB while a file is {file_bytes / 1e6:.0f} MB"
+
+
+def _rss_file_kb() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("RssFile:"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_iterating_does_not_keep_the_file_resident(tmp_path):
+    # Pages read through the map are released after each copy, so the resident set (what a
+    # student sees in a task manager) does not grow to the file size over an epoch.
+    n_days, size = 300, 128  # 20 MB per file
+    rng = np.random.default_rng(2)
+    write_course_files(tmp_path, n_days, size, pv=rng.random((n_days, size, size), dtype=np.float32),
+                       gh=rng.random((n_days, size, size), dtype=np.float32))
+    ds = DS.from_folder(tmp_path)
+    ds[0]
+    before = _rss_file_kb()
+    for i in range(len(ds)):
+        ds[i]
+    grown = (_rss_file_kb() - before) * 1024
+    assert grown < n_days * size * size * 4 / 4, f"resident file pages grew by {grown / 1e6:.1f} MB"
 
 
 # ---- errors name the file and the expectation ------------------------------------------------
