@@ -47,12 +47,12 @@ class StratosphereConfig:
     first_year: int = 1979  # the first winter is Nov first_year - Mar first_year + 1
     z_ring: float = 31_000.0  # m, zonal-mean height on 40N
     ring_noise: float = 40.0  # m, red-noise spread of the 40N height (moves the whole field)
-    vortex_depth: float = 2_200.0  # m, pole-to-40N drop of the zonal mean at the seasonal peak
+    vortex_depth: float = 2_400.0  # m, pole-to-40N drop of the zonal mean at the seasonal peak
     edge_lat: float = 68.0  # deg, latitude of the vortex edge (steepest height gradient)
     edge_width: float = 0.06  # width of the edge in sin(lat); smaller = sharper PV edge
     edge_share: float = 0.3  # share of the drop taken at the edge; the rest is a broad slope
-    season_peak: float = 65.0  # day of the strongest vortex (Jan 4)
-    season_width: float = 100.0  # days, e-folding half-width of the Gaussian seasonal cycle
+    season_peak: float = 68.0  # day of the strongest vortex (Jan 7)
+    season_width: float = 75.0  # days, e-folding half-width of the Gaussian seasonal cycle
     winter_spread: float = 0.08  # interannual relative spread of the vortex strength
     strength_noise: float = 0.08  # red-noise spread of the relative vortex strength
     strength_tau: float = 10.0  # days, decorrelation time of that noise
@@ -68,10 +68,10 @@ class StratosphereConfig:
     phase_tau: float = 10.0  # days, decorrelation time of the phases
     small_waves: float = 50.0  # m, spread of the waves 3-4 that make day-to-day noise
     small_tau: float = 2.0  # days, decorrelation time of waves 3-4
-    forcing_rate: float = 0.68  # scheduled forced warmings per winter (low-discrepancy schedule)
+    forcing_rate: float = 0.72  # scheduled forced warmings per winter (low-discrepancy schedule)
     extra_rate: float = 0.03  # chance per winter of one more forcing, drawn independently
     split_share: float = 0.46  # share of forcings that amplify wave 2
-    forcing_days: tuple[float, float] = (15.0, 135.0)  # window of forcing peaks (Beta(2, 2) in it)
+    forcing_days: tuple[float, float] = (15.0, 130.0)  # window of forcing peaks (Beta(2, 2) in it)
     depth_ratio: tuple[float, float] = (0.95, 1.7)  # polar-low collapse / vortex strength; < 1 fails
     rise_days: tuple[float, float] = (4.0, 10.0)  # days the collapse takes
     recovery_days: tuple[float, float] = (20.0, 40.0)  # e-folding time of the vortex recovery
