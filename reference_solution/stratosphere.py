@@ -14,6 +14,12 @@ stereographic grid (map factor included), and the geostrophic wind at 60N is the
 evaluated on circles at 60N +- 0.25 deg (waves average out of a zonal mean). Labels therefore do
 not depend on the grid size: one seed gives the same events at 32 and 256 pixels.
 
+Scaling: each field is mapped to [0, 1] by its min and max over the disk and the whole set;
+pixels outside the disk (south of 40N, where heights keep rising) are clipped to [0, 1].
+Calibration: forced warmings are scheduled by a seeded low-discrepancy sequence (about 0.75 a
+winter, 46% of them wave-2), about 15% fail to reverse the wind, and C&P detection on the
+resulting winds gives 0.61 events a winter and 47% splits over 500 winters (seed 0).
+
 This module is course support code: it is copied next to student notebooks, so it imports only
 numpy, the standard library, tqdm and sibling support modules.
 """
