@@ -378,10 +378,12 @@ def _fill_scaled(gh: np.ndarray, pv: np.ndarray, winters: int, seed: int,
     for w in range(winters):
         part = _winter(w, seed, cfg, wind)
         span = slice(w * DAYS_PER_WINTER, (w + 1) * DAYS_PER_WINTER)
-        fields.fill(part.coefficients, gh[span], pv[span])
-        for name, array in (("gh", gh), ("pv", pv)):
-            low, high = fields.extremes(array[span])
+        windows = {"gh": gh[span], "pv": pv[span]}
+        fields.fill(part.coefficients, windows["gh"], windows["pv"])
+        for name, window in windows.items():
+            low, high = fields.extremes(window)
             ranges[name] = (min(ranges[name][0], low), max(ranges[name][1], high))
+        del windows
         parts.append(part)
         bar.update(1)
     for w in range(winters):
@@ -438,14 +440,10 @@ def write_course_files(out_dir: str | Path, winters: int = 30, size: int = 64, s
     shape = (winters * DAYS_PER_WINTER, size, size)
     targets = [out_dir / GH_FILE, out_dir / PV_FILE]
     partial = [path.with_name(path.name + ".partial") for path in targets]
-    gh, pv = (np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
-              for path in partial)
+    gh, pv = (_FileWindows(path, shape) for path in partial)
     bar = _progress(progress, 2 * winters, f"writing {out_dir.name or out_dir}")
     parts, _ = _fill_scaled(gh, pv, winters, seed, config, fields, bar)
     bar.close()
-    gh.flush()
-    pv.flush()
-    del gh, pv  # close the maps before renaming (needed on Windows)
     for source, target in zip(partial, targets):
         os.replace(source, target)
     mask_path = out_dir / mask_file(size)
@@ -455,6 +453,25 @@ def write_course_files(out_dir: str | Path, winters: int = 30, size: int = 64, s
                  np.concatenate([p.ssw for p in parts]), np.concatenate([p.central for p in parts]),
                  np.concatenate([p.event_type for p in parts]), np.concatenate([p.u60 for p in parts]))
     return CourseFiles(out_dir / PV_FILE, out_dir / GH_FILE, mask_path, events_path)
+
+
+class _FileWindows:
+    """A ``.npy`` file made by ``open_memmap``, opened one day-slice at a time.
+
+    Each slice is its own short-lived map, so the process never maps (and never counts as
+    resident) more than one winter of a multi-GB file.
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, int, int]):
+        header = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+        self.path, self.shape, self.offset = path, shape, header.offset
+        del header
+
+    def __getitem__(self, span: slice) -> np.memmap:
+        frame = self.shape[1] * self.shape[2] * 4  # bytes per day
+        return np.memmap(self.path, dtype=np.float32, mode="r+",
+                         offset=self.offset + span.start * frame,
+                         shape=(span.stop - span.start, *self.shape[1:]))
 
 
 class _NoBar:
