@@ -42,12 +42,12 @@ class Preset:
 
 PRESETS = {
     # About ten minutes on a 2-core CPU: 32 px, small nets, a few WGAN epochs.
-    "quick": Preset(size=32, winters=20, width=32,
+    "quick": Preset(size=32, winters=20, width=8,
                     wgan=WGANConfig(epochs=12, batch_size=64, n_critic=5, lambda_gp=10.0,
                                     latent_dim=128),
                     classifier=ClassifierConfig(epochs=6, batches_per_epoch=24, batch_size=64)),
     # The course's configuration: 256 px, for a GPU.
-    "full": Preset(size=256, winters=40, width=64,
+    "full": Preset(size=256, winters=40, width=16,
                    wgan=WGANConfig(epochs=60, batch_size=32, n_critic=5, lambda_gp=10.0,
                                    latent_dim=128, amp=True, channels_last=True),
                    classifier=ClassifierConfig(epochs=20, batches_per_epoch=64, batch_size=64)),
@@ -123,7 +123,7 @@ def run_pipeline(out_dir: str | Path, preset: str | Preset = "quick",
     for scheme in SCHEMES:
         t = time.perf_counter()
         path = out_dir / "checkpoints" / f"classifier_{scheme}.pt"
-        clf = Classifier(size=size, width=max(8, p.width // 2)).to(dev)
+        clf = Classifier(size=size, width=p.width).to(dev)
         if path.is_file():
             state = torch.load(path, map_location=dev, weights_only=False)
             clf.load_state_dict(state["model"])

@@ -447,6 +447,9 @@ def write_course_files(out_dir: str | Path, winters: int = 30, size: int = 64, s
     for source, target in zip(partial, targets):
         os.replace(source, target)
     mask_path = out_dir / mask_file(size)
+    for stale in out_dir.glob("mask_*.npy"):  # a mask of another size would no longer match
+        if stale != mask_path:
+            stale.unlink()
     np.save(mask_path, disk_mask(size))
     events_path = out_dir / EVENTS_FILE
     write_events(events_path, np.concatenate([winter_dates(w, config) for w in range(winters)]),

@@ -261,3 +261,11 @@ def test_warming_days_differ_from_climatology(data64):
     pv_cap = data64.pv[:, cap].mean(axis=1)
     assert gh_cap[data64.ssw].mean() > gh_cap[~data64.ssw].mean() + 0.15  # the cap warms
     assert pv_cap[data64.ssw].mean() < pv_cap[~data64.ssw].mean() - 0.05  # the vortex weakens
+
+
+def test_rewriting_a_folder_at_another_size_removes_the_stale_mask(tmp_path):
+    from reference_solution.course_files import find_course_files
+
+    write_course_files(tmp_path, winters=1, size=16, seed=0, progress=False)
+    write_course_files(tmp_path, winters=1, size=32, seed=0, progress=False)
+    assert find_course_files(tmp_path).mask.name == "mask_32.npy"
