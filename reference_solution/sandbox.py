@@ -11,7 +11,7 @@ and the pieces the wrapper ``reference_solution.autograde`` uses around each per
   notebook: the cell that was running and every later code cell get an error output
   (``DeadKernelError``), so they earn 0 while the cells graded before keep their points;
 - a cell that times out is interrupted (nbgrader's default); if the kernel does not answer a
-  ``kernel_info`` request within ``unresponsive_grace`` seconds after the interrupt (SIGINT
+  (silent, empty) execute request within ``unresponsive_grace`` seconds after the interrupt (SIGINT
   ignored, a loop in C), the kernel is stopped and treated as dead, instead of every later cell
   waiting out its own timeout;
 - output is capped *while it arrives* (``max_output_chars`` per cell), so a print loop cannot
@@ -115,7 +115,9 @@ class GuardedExecute(Execute):
         return reply
 
     async def _kernel_answers(self, grace: float) -> bool:
-        msg_id = self.kc.kernel_info()
+        # an execute request, not kernel_info: ipykernel 7 answers kernel_info from another
+        # thread while the main thread is still stuck in the student's loop
+        msg_id = self.kc.execute("", silent=True, store_history=False)
         deadline = time.monotonic() + grace
         while (left := deadline - time.monotonic()) > 0:
             try:
