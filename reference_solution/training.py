@@ -65,6 +65,16 @@ class WGANConfig:
     channels_last: bool = True  # channels_last memory format; CUDA only, ignored on CPU
     log_dir: str | None = None  # TensorBoard folder; skipped silently if tensorboard is absent
 
+    def __post_init__(self):
+        for name in ("n_critic", "batch_size", "latent_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"WGANConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"WGANConfig.val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.max_steps_per_epoch is not None and self.max_steps_per_epoch < 1:
+            raise ValueError(f"WGANConfig.max_steps_per_epoch must be None or >= 1, "
+                             f"got {self.max_steps_per_epoch}")
+
 
 @dataclass
 class TrainingHistory:
@@ -169,9 +179,12 @@ def train_wgan(
     ``mask`` (S, S) is applied to real and generated samples. Without ``val_dataset`` a seeded
     ``config.val_fraction`` of ``train_dataset`` is held out. With ``checkpoint_dir`` a checkpoint
     ``wgan_epoch_<k>.pt`` is written after epoch k; ``resume=True`` continues from the latest one.
+    Without a checkpoint there (or with ``resume=False``) training starts from scratch.
     ``callback(epoch, history)`` runs after each epoch's checkpoint (e.g. for plots or to stop).
     Nothing is written to stdout or stderr when ``progress=False``.
     """
+    if resume and checkpoint_dir is None:
+        raise ValueError("train_wgan: resume=True needs the checkpoint_dir to resume from")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     on_cuda = device.type == "cuda"
     fmt = torch.channels_last if (on_cuda and config.channels_last) else torch.contiguous_format

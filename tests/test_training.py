@@ -3,8 +3,10 @@ the mask, and a small WGAN-GP that measurably converges on CPU."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import TensorDataset
@@ -141,15 +143,46 @@ def test_masked_samples_reach_the_critic_and_nothing_is_printed(capfd):
     assert out == "" and err == ""
 
 
+def test_config_is_frozen_and_validated():
+    config = WGANConfig()
+    assert (config.betas, config.n_critic, config.lambda_gp) == ((0.0, 0.9), 5, 10.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.n_critic = 3
+    with pytest.raises(ValueError, match="n_critic must be >= 1, got 0"):
+        WGANConfig(n_critic=0)
+    with pytest.raises(ValueError, match="val_fraction"):
+        WGANConfig(val_fraction=1.0)
+    gen, critic = tiny()
+    with pytest.raises(ValueError, match="checkpoint_dir"):
+        train_wgan(gen, critic, TensorDataset(blobs(8, 8, 0)), tiny_config(), resume=True,
+                   progress=False)
+
+
+def stratosphere_32px(winters: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
+    """The synthetic course data at 32 px: images (N, 2, 32, 32), masked, and the mask (32, 32)."""
+    from reference_solution.stratosphere import generate
+
+    states = generate(winters=winters, size=32, seed=0)
+    mask = torch.from_numpy(states.mask).float()
+    images = torch.from_numpy(np.stack([states.pv, states.gh], axis=1)) * mask
+    return images.float(), mask
+
+
 @pytest.mark.slow
 def test_small_wgan_gp_converges_on_cpu():
-    size, latent = 32, 32
-    mask = disk_mask(size)
-    real = blobs(512, size, seed=0)  # (512, 2, 32, 32)
-    held_out = blobs(256, size, seed=1)
+    """~60 s of CPU time (2 cores: well under 90 s wall). Tolerances, from the data's scale:
+    the pixel spread inside the disk is ~0.13 per channel, and an untrained generator (sigmoid
+    of small activations) has means ~0.5 but stds ~0.002 and sliced W ~0.1. After training the
+    reference reaches sliced W ~0.4x its start (a generator stuck at the mean image would only
+    reach ~0.65x), means within ~0.02 and stds within ~10%; the bounds below leave margin for
+    that and still fail an untrained or collapsed generator."""
+    latent = 32
+    images, mask = stratosphere_32px()  # 906 days
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
+    real, held_out = images[order[:-256]], images[order[-256:]]  # 650 to train, 256 to score
     torch.manual_seed(0)
-    gen = Generator(n_inputs=latent, size=size, width=8, max_width=64)
-    critic = Discriminator(size=size, width=8, max_width=64)
+    gen = Generator(n_inputs=latent, size=32, width=8, max_width=64)
+    critic = Discriminator(size=32, width=8, max_width=64)
     z = torch.randn(256, latent, generator=torch.Generator().manual_seed(5))
 
     def samples() -> torch.Tensor:
@@ -158,18 +191,20 @@ def test_small_wgan_gp_converges_on_cpu():
             return apply_mask(gen(z), mask)
 
     sw_start = metrics.sliced_wasserstein(samples(), held_out)
-    config = WGANConfig(n_critic=5, lambda_gp=10.0, lr_generator=1e-3, lr_critic=1e-3,
-                        betas=(0.5, 0.9), batch_size=32, epochs=8, latent_dim=latent,
-                        val_fraction=0.0, seed=0)
+    # A short budget (120 critic steps): n_critic = 3, a larger LR with beta1 = 0.5 and an LR
+    # decay, instead of the paper's (5, 1e-4, beta1 = 0) tuned for 100k+ steps.
+    config = WGANConfig(n_critic=3, lambda_gp=10.0, lr_generator=1e-3, lr_critic=1e-3,
+                        betas=(0.5, 0.9), batch_size=32, epochs=6, lr_decay=0.85,
+                        latent_dim=latent, val_fraction=0.0, seed=0)
     history = train_wgan(gen, critic, TensorDataset(real), config, mask=mask, progress=False)
     fake = samples()
     sw_end = metrics.sliced_wasserstein(fake, held_out)
     mean_fake, std_fake = metrics.masked_channel_stats(fake, mask)
     mean_real, std_real = metrics.masked_channel_stats(held_out, mask)
-    assert history.generator_steps == history.critic_steps // 5
+    assert (history.critic_steps, history.generator_steps) == (120, 40)
     assert sw_end <= 0.5 * sw_start, (sw_start, sw_end)
     assert torch.allclose(mean_fake, mean_real, atol=0.05), (mean_fake, mean_real)
-    assert torch.all((std_fake / std_real - 1).abs() < 0.4), (std_fake, std_real)
+    assert torch.all((std_fake / std_real - 1).abs() < 0.3), (std_fake, std_real)
     assert metrics.diversity_ratio(fake, held_out) > 0.5
 
 
