@@ -432,14 +432,11 @@ def example_submissions(root: str | Path, assignment: str,
     return {"complete": source, "partial": partial, "blank": nbformat.read(release, as_version=4)}
 
 
-def demo(assignment: str, root: str | Path | None = None, *, cell_timeout: int | None = None,
-         print_fn=print) -> dict[str, StudentResult]:
-    """Autograde complete / partial / blank example submissions in a scratch course; print the table.
-
-    ``python -m reference_solution autograde-demo [ASSIGNMENT]``.
-    """
+def demo(assignment: str, root: str | Path | None = None, *, cell_timeout: int | None = None
+         ) -> str:
+    """Autograde complete / partial / blank example submissions in a scratch course and return
+    the report table (``python -m reference_solution autograde-demo [ASSIGNMENT]``)."""
     root = Path(root) if root else course.PACKAGE_DIR.parent
     with ScratchCourse(root, assignment, cell_timeout=cell_timeout) as scratch:
         results = scratch.grade(example_submissions(root, assignment, scratch.release_dir))
-    print_fn(format_report(results))
-    return results
+    return format_report(results)

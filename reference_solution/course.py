@@ -26,7 +26,7 @@ import nbformat
 PACKAGE_DIR = Path(__file__).resolve().parent
 SUPPORT_PACKAGE = "coursekit"
 SUPPORT_MODULES: dict[str, tuple[str, ...]] = {
-    "wgan_anomalies": ("course_files", "stratosphere", "dataset", "plotting", "widgets"),
+    "wgan_anomalies": ("course_files", "warmings", "stratosphere", "dataset", "plotting", "widgets"),
     "score_matching": ("plotting", "widgets"),
 }
 HEADER = ("# GENERATED from reference_solution/{name}.py by `python -m reference_solution "
