@@ -150,8 +150,9 @@ def gradient_penalty(
     x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
     d_hat = critic(x_hat)  # (N, 1)
     (grad,) = torch.autograd.grad(d_hat.sum(), x_hat, create_graph=True)  # (N, ...)
-    # float32 norm: under bf16 autocast a sum of 2*256*256 squares would lose the "- 1".
-    grad_norm = grad.reshape(grad.shape[0], -1).float().norm(2, dim=1)  # (N,)
+    # At least float32: under bf16 autocast a sum of 2*256*256 squares would lose the "- 1".
+    grad = grad.reshape(grad.shape[0], -1).to(torch.promote_types(grad.dtype, torch.float32))
+    grad_norm = grad.norm(2, dim=1)  # (N,)
     return ((grad_norm - 1) ** 2).mean()
 
 
