@@ -14,6 +14,7 @@ import pytest
 
 from reference_solution.autograde import (ScratchCourse, apply_mutation, example_submissions,
                                           fill_release_with_solutions, format_report)
+from reference_solution import course as course_module
 from reference_solution.sandbox import scan_code
 
 TOY = Path(__file__).parent / "fixtures" / "toy_course"
@@ -235,3 +236,37 @@ def test_scan_flags_tampering(code, word):
 ])
 def test_scan_passes_ordinary_code(code):
     assert scan_code(code) == []
+
+
+# --- the real assignments (slow: they train small models) ----------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+REAL = course_module.assignments(REPO)
+
+
+def _test_cells(nb) -> list[str]:
+    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.cell_type == "code"
+            and c.metadata.get("nbgrader", {}).get("grade")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", REAL)
+def test_real_assignment_reference_full_blank_zero_and_hostile_subset(assignment):
+    with ScratchCourse(REPO, assignment) as course:
+        examples = example_submissions(REPO, assignment, course.release_dir)
+        release = nbformat.read(course.release_dir / f"{assignment}.ipynb", 4)
+        tests = _test_cells(release)
+        first = [c for c in release.cells if c.cell_type == "code"
+                 and c.metadata.get("nbgrader", {}).get("solution")][0].metadata["nbgrader"]["grade_id"]
+        dying = fill_release_with_solutions(REPO, assignment, {first: "import os\nos._exit(1)"},
+                                            release_dir=course.release_dir)
+        results = course.grade({"complete": examples["complete"], "blank": examples["blank"],
+                                "dies_early": dying})
+    report = format_report(results)
+    complete, blank, dies = results["complete"], results["blank"], results["dies_early"]
+    assert complete.status == "graded", report
+    for grade_id in tests:
+        assert complete.grades[grade_id].score == complete.grades[grade_id].max_score, report
+    assert blank.total == 0, report
+    assert dies.status == "kernel died" and dies.flags, report
+    assert sum(dies.scores[g] for g in tests) == 0, report  # died before the first test cell
