@@ -9,7 +9,7 @@ One step = one critic update with the gradient penalty, plus one generator updat
     ``Tensor(...)`` (a host-to-device copy per step on CUDA), latent ``z`` from numpy, separate
     critic forwards for real and fake.
 
-    python bench/bench_wgan.py --sizes 64 256 --steps 20 --batch 16
+    python bench/bench_wgan.py --sizes 64 256 --steps 20 --batch 16 --repeats 3
 """
 
 from __future__ import annotations
@@ -86,28 +86,46 @@ def make_seed(gen, dsc, opt_g, opt_c, device, latent, n_critic, lambda_gp):
     return step
 
 
-def bench(variant, size, steps, batch, device, latent=128, n_critic=5, warmup=2):
+def setup(variant, size, batch, device, latent=128, n_critic=5):
     torch.manual_seed(0)
     np.random.seed(0)
     gen, dsc = Generator(n_inputs=latent, size=size).to(device), Discriminator(size=size).to(device)
     opt_g = torch.optim.Adam(gen.parameters(), lr=1e-4, betas=(0.0, 0.9))
     opt_c = torch.optim.Adam(dsc.parameters(), lr=1e-4, betas=(0.0, 0.9))
     make = make_ours if variant == "ours" else make_seed
-    step = make(gen, dsc, opt_g, opt_c, device, latent, n_critic, lambda_gp=10.0)
-    real = torch.rand(batch, 2, size, size, device=device)
-    for i in range(warmup):
-        step(real, i)
+    return make(gen, dsc, opt_g, opt_c, device, latent, n_critic, lambda_gp=10.0)
+
+
+def time_steps(step, real, steps, device) -> float:
+    """Seconds for ``steps`` steps (indices 0..steps-1, so generator steps land alike)."""
     if device.type == "cuda":
         torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
     for i in range(steps):
         step(real, i)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
-    peak = torch.cuda.max_memory_allocated() / 2 ** 30 if device.type == "cuda" else float("nan")
-    return steps / seconds, steps * batch / seconds, peak
+    return time.perf_counter() - start
+
+
+def bench_size(size, steps, batch, device, n_critic, repeats, warmup=2):
+    """Median steps/s of both variants, timed in alternating rounds so that a load spike on a
+    shared machine hits both alike; peak GPU memory per variant (nan on CPU)."""
+    variants = ("seed", "ours")
+    steps_fns = {v: setup(v, size, batch, device, n_critic=n_critic) for v in variants}
+    real = torch.rand(batch, 2, size, size, device=device)
+    peaks, seconds = {}, {v: [] for v in variants}
+    for v in variants:
+        for i in range(warmup):
+            steps_fns[v](real, i)
+    for _ in range(repeats):
+        for v in variants:
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            seconds[v].append(time_steps(steps_fns[v], real, steps, device))
+            peaks[v] = torch.cuda.max_memory_allocated() / 2 ** 30 if device.type == "cuda" \
+                else float("nan")
+    return {v: (steps / float(np.median(seconds[v])), peaks[v]) for v in variants}
 
 
 def main() -> None:
@@ -117,6 +135,7 @@ def main() -> None:
     parser.add_argument("--steps-256", type=int, default=None, help="timed steps at >= 256 px")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--n-critic", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3, help="alternating timing rounds (median)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args()
     if args.threads:
@@ -124,18 +143,16 @@ def main() -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     name = torch.cuda.get_device_name() if device.type == "cuda" else \
         f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; torch {torch.__version__}; batch {args.batch}; n_critic {args.n_critic}")
+    print(f"device: {name}; torch {torch.__version__}; batch {args.batch}; n_critic {args.n_critic}; "
+          f"median of {args.repeats} alternating rounds")
     print(f"{'size':>5} {'variant':>8} {'steps':>6} {'steps/s':>9} {'images/s':>9} {'peak GiB':>9} {'speedup':>8}")
     for size in args.sizes:
         steps = args.steps_256 if (args.steps_256 and size >= 256) else args.steps
-        rates = {}
-        for variant in ("seed", "ours"):
-            sps, ips, peak = bench(variant, size, steps, args.batch, device, n_critic=args.n_critic)
-            rates[variant] = sps
-            speedup = f"{sps / rates['seed']:.2f}x"
-            print(f"{size:>5} {variant:>8} {steps:>6} {sps:>9.3f} {ips:>9.1f} {peak:>9.2f} {speedup:>8}",
-                  flush=True)
-
+        result = bench_size(size, steps, args.batch, device, args.n_critic, args.repeats)
+        for variant, (sps, peak) in result.items():
+            speedup = f"{sps / result['seed'][0]:.2f}x"
+            print(f"{size:>5} {variant:>8} {steps:>6} {sps:>9.3f} {sps * args.batch:>9.1f} "
+                  f"{peak:>9.2f} {speedup:>8}", flush=True)
 
 if __name__ == "__main__":
     main()
