@@ -53,11 +53,10 @@ def _sync_support(a: argparse.Namespace) -> int:
 
 
 def _release(a: argparse.Namespace) -> int:
-    from .course import generate_release, sync_support
+    from .course import assignments, generate_release, sync_support
 
     sync_support(a.root)
-    names = a.assignments or sorted(p.name for p in (Path(a.root) / "source").iterdir()
-                                    if p.is_dir())
+    names = a.assignments or assignments(a.root)
     for name in names:
         generate_release(a.root, name)
         print(f"release/{name} regenerated")

@@ -103,7 +103,8 @@ def forward_returns_per_element_error(Matcher) -> None:
 def dsm_error_matches_closed_form(Matcher) -> None:
     """Data ``N(0, I)`` and the exact noisy score ``-x~/(1+sigma**2)`` give a mean per-element
     error ``1/(sigma**2 (1+sigma**2))`` (catches unscaled noise, a wrong sign, a wrong target)."""
-    g = torch.Generator().manual_seed(2)
+    # Different seeds: the same stream for the data and the student's noise would correlate them.
+    g = torch.Generator().manual_seed(20240917)
     torch.manual_seed(2)
     for sigma in (0.1, 0.3, 0.7):
         m = _matcher(Matcher, lambda x, s=sigma: -x / (1 + s**2), sigma=sigma)
