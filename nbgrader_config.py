@@ -16,7 +16,7 @@ c.CourseDirectory.course_id = "generative-models"
 c.CourseDirectory.root = str(HERE)
 # files under source/<assignment>/ that students must not receive
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.db",
-                            "runs", "checkpoints"]
+                            "runs", "checkpoints", "data_synthetic_*"]
 
 # Students replace each solution region with this stub.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
