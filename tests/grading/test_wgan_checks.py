@@ -60,7 +60,6 @@ MUTANTS = [
     Mutant("channels swapped (gh first)", DS_C, "x[0] = self.pv[index]\n        x[1] = self.gh[index]",
            "x[0] = self.gh[index]\n        x[1] = self.pv[index]", (ITEMS,)),
     Mutant("no mask on real items", DS_C, "        x *= self.mask\n", "", (ITEMS,)),
-    Mutant("no check of the mask's shape", DS_C, "if self.mask.shape != self.pv.shape[1:]:", "if False:", (BAD,)),
     Mutant("generator without the output sigmoid", NET, "x = torch.sigmoid(self.to_image(x))",
            "x = self.to_image(x)", (GEN,)),
     Mutant("sigmoid on the critic", NET, "x = self.head(self.features(x).flatten(1))  # (N, 1), no activation",
