@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .plotting import CMAPS, close, draw_state, state_grid
-from .widgets import W, View, agg_figure, control, numpy, png
+from .widgets import View, agg_figure, control, has_widgets, numpy, png
 
 
 def _events(events: Any, n_days: int) -> dict[str, np.ndarray]:
@@ -234,7 +234,9 @@ class AnomalyView(View):
             close(fig)
         self.gallery_top = control("Image", value=frames[0], format="png")
         self.gallery_normal = control("Image", value=frames[1], format="png")
-        if W is not None:
+        if has_widgets():
+            import ipywidgets as W
+
             self.extras = [W.HBox([self.gallery_top, self.gallery_normal],
                                   layout=W.Layout(flex_flow="row wrap"))]
 

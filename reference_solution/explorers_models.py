@@ -14,7 +14,7 @@ from scipy import stats
 from scipy.spatial import cKDTree
 
 from .plotting import CMAPS, draw_state
-from .widgets import W, View, agg_figure, control, numpy
+from .widgets import View, agg_figure, control, has_widgets, numpy
 
 
 def _placement(model) -> tuple[torch.device, torch.dtype]:
@@ -191,7 +191,9 @@ class LangevinView(View):
         self.num_steps = control("IntSlider", value=num_steps, min=10, max=2000, step=10,
                                  description="steps", continuous_update=False)
         self.controls = [self.step, self.eta, self.num_steps]
-        if W is not None:
+        if has_widgets():
+            import ipywidgets as W
+
             self.play = W.Play(min=0, max=num_steps, step=max(1, num_steps // 50), interval=100)
             W.jslink((self.play, "value"), (self.step, "value"))
             W.jslink((self.play, "max"), (self.step, "max"))
@@ -231,7 +233,7 @@ class LangevinView(View):
         self.trajectory()
         self._syncing = True
         try:
-            if W is not None:
+            if getattr(self, "play", None) is not None:
                 self.play.max = steps
                 self.play.step = max(1, steps // 50)
             self.step.max = steps

@@ -91,6 +91,11 @@ class Plain:
             callback({"name": "click"})
 
 
+def has_widgets() -> bool:
+    """Whether ipywidgets imported (looked up at call time, so tests can switch it off)."""
+    return W is not None
+
+
 def control(kind: str, **traits) -> Any:
     """An ipywidgets control (``kind`` e.g. ``"IntSlider"``), or a ``Plain`` stand-in."""
     if W is None:
@@ -150,15 +155,21 @@ class View:
     def render(self) -> bytes:
         """PNG bytes of the figure as drawn now (the whole figure, moving artists included)."""
         canvas = self.figure.canvas
+        # A full draw puts an axes' frame over its data, so the frames of the axes holding
+        # moving artists move to the overlay too.
+        overlay = list(self.animated)
+        for artist in self.animated:
+            if artist.axes is not None:
+                overlay += [s for s in artist.axes.spines.values() if s not in overlay]
         key = self.background_key()
         if self._background is not None and self._background[0] == key:
             canvas.restore_region(self._background[1])
         else:
-            for artist in self.animated:
+            for artist in overlay:
                 artist.set_animated(True)
             canvas.draw()
             self._background = (key, canvas.copy_from_bbox(self.figure.bbox))
-        for artist in self.animated:
+        for artist in overlay:
             self.figure.draw_artist(artist)
         return encode_png(np.asarray(canvas.buffer_rgba()))
 
@@ -181,7 +192,7 @@ class View:
     def _finish(self) -> None:
         self.label = control("HTML", value="")
         self.image = control("Image", value=b"", format="png")
-        if W is not None:
+        if has_widgets():
             self.image.layout.max_width = "100%"
             self.widget = W.VBox([W.HBox(self.controls, layout=W.Layout(flex_flow="row wrap")),
                                   self.label, self.image, *self.extras])
@@ -217,7 +228,7 @@ class View:
     @property
     def png(self) -> bytes:
         """The PNG bytes shown now."""
-        return self.image.value
+        return bytes(self.image.value)
 
     def show_static(self):
         """The current frame as an ``IPython.display.Image`` (or the figure without IPython)."""

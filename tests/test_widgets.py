@@ -1,0 +1,277 @@
+"""Logic of the interactive views, without a front end: setting a control's value changes what
+the view shows (figure data, counts, metrics, labels), checked against independent oracles."""
+
+from __future__ import annotations
+
+import datetime
+import io
+
+import matplotlib.image as mimg
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from reference_solution import stratosphere, widgets
+from reference_solution.dataset import DS
+from reference_solution.detection import detection_metrics
+from reference_solution.latent import chi_quantile
+from reference_solution.score_matching import DenoisingScoreMatcher
+from reference_solution.warmings import read_events
+from reference_solution.wgan import Generator
+from reference_solution.widgets import (explore_anomalies, explore_dataset, explore_langevin,
+                                        explore_latent)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    files = stratosphere.write_course_files(tmp_path_factory.mktemp("data"), winters=2, size=32,
+                                            progress=False)
+    return DS(files.pv, files.gh, files.mask), files.events, read_events(files.events)
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    return mimg.imread(io.BytesIO(png), format="png")
+
+
+# --- dataset --------------------------------------------------------------------------------------
+
+def test_dataset_day_slider_shows_that_day(course):
+    ds, events_path, events = course
+    view = explore_dataset(ds, events_path)
+    first = view.png
+    view.day.value = 240  # an SSW day of the synthetic winters
+    pv, gh = ds[240].numpy()
+    shown = view.images[0].get_array()
+    assert np.allclose(shown.data[~shown.mask], pv[ds.mask.numpy() > 0.5])
+    assert shown.mask[ds.mask.numpy() < 0.5].all()  # outside the disk is blank
+    assert np.allclose(view.images[1].get_array().data, gh)
+    assert view.date.value == datetime.date.fromisoformat(str(events["date"][240]))
+    assert str(events["date"][240]) in view.label.value
+    assert f"SSW: yes ({events['event_type'][240]})" in view.label.value
+    assert f"u60 = {events['u60'][240]:+.1f}" in view.label.value
+    assert view.marker.get_xdata()[0] == 240
+    lo, hi = view.wind_axes.get_xlim()
+    assert lo < 240 < hi and hi - lo <= 152  # the current winter only
+    assert view.png != first and view.png.startswith(PNG_MAGIC)
+    view.day.value = 3
+    assert "SSW: no" in view.label.value
+
+
+def test_dataset_date_picker_moves_the_day(course):
+    ds, _, events = course
+    view = explore_dataset(ds, events)
+    view.date.value = datetime.date.fromisoformat(str(events["date"][200]))
+    assert view.day.value == 200
+    view.date.value = datetime.date(1980, 7, 1)  # summer: no course day; the nearest is held
+    nearest = np.argmin(np.abs(events["date"] - np.datetime64("1980-07-01")).astype(int))
+    assert view.day.value == nearest
+
+
+def test_dataset_without_events_and_bad_events(course):
+    ds, _, events = course
+    view = explore_dataset(ds)
+    view.day.value = 7
+    assert view.label.value == f"day 7 of {len(ds)}"
+    assert view.date is None and view.wind_axes is None
+    with pytest.raises(ValueError, match="one row per day"):
+        explore_dataset(ds, {k: v[:10] for k, v in events.items()})
+
+
+def test_blitted_frame_equals_a_full_redraw(course):
+    ds, _, events = course
+    view = explore_dataset(ds, events)
+    for day in (5, 140, 160, 33):  # crosses winters: the background is redrawn
+        view.day.value = day
+    blitted = _pixels(view.png)
+    for artist in view.figure.findobj():
+        artist.set_animated(False)
+    view.figure.canvas.draw()
+    full = np.asarray(view.figure.canvas.buffer_rgba()) / 255.0
+    assert blitted.shape == full.shape
+    assert np.abs(blitted - full).max() < 1e-6
+
+
+def test_revisited_frames_come_from_the_cache(course, monkeypatch):
+    ds, _, events = course
+    view = explore_dataset(ds, events)
+    view.day.value = 12
+    frame = view.png
+    view.day.value = 13
+    calls = []
+    monkeypatch.setattr(view, "compute", lambda: calls.append(1))
+    view.day.value = 12
+    assert calls == [] and view.png == frame and "day 12 " in view.label.value
+
+
+# --- anomalies ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def scores(course):
+    _, _, events = course
+    rng = np.random.default_rng(0)
+    s = 0.3 * rng.random(len(events["ssw"]))
+    s[events["ssw"]] += rng.uniform(0.2, 0.7, events["ssw"].sum())
+    return s
+
+
+def test_anomaly_threshold_updates_counts_metrics_and_curves(course, scores):
+    ds, _, events = course
+    view = explore_anomalies(scores, ds, events, threshold=0.5)
+    for t in (0.25, 0.4, 0.6):
+        view.threshold.value = t
+        t = view.threshold.value
+        expected = detection_metrics(events["ssw"], scores, t)
+        assert view.counts == {"anomalous": expected["flagged"],
+                               "normal": len(scores) - expected["flagged"]}
+        for name in ("precision", "recall", "f1", "roc_auc", "average_precision"):
+            assert view.metrics[name] == pytest.approx(expected[name]), name
+        fpr = ((scores > t) & ~events["ssw"]).sum() / (~events["ssw"]).sum()
+        assert view.roc_point.get_xdata()[0] == pytest.approx(fpr)
+        assert view.roc_point.get_ydata()[0] == pytest.approx(expected["recall"])
+        assert view.line.get_xdata()[0] == t
+        assert f"{expected['flagged']} anomalous" in view.label.value
+        assert np.array_equal(view.flagged, np.flatnonzero(scores > t))
+    assert list(view.top_days) == list(np.argsort(-scores)[:6])
+    assert list(view.normal_days) == list(np.argsort(scores)[:6])
+    assert bytes(view.gallery_top.value).startswith(PNG_MAGIC)
+
+
+def test_anomaly_without_truth_or_data(scores):
+    view = explore_anomalies(scores * 10, threshold=2.0)  # scores beyond [0, 1]: range follows
+    assert view.threshold.max == pytest.approx(scores.max() * 10)
+    view.threshold.value = 1.0
+    assert view.counts["anomalous"] == int((scores * 10 > view.threshold.value).sum())
+    assert "precision" not in view.metrics and view.gallery_top is None
+    with pytest.raises(ValueError, match="finite scores"):
+        explore_anomalies(np.array([0.1, np.nan]))
+
+
+# --- latent ---------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def generator():
+    torch.manual_seed(0)
+    g = Generator(n_inputs=16, size=32, width=4, max_width=16)
+    g.train()
+    return g
+
+
+def test_latent_norm_slider_shows_g_of_z_and_the_verdict(generator):
+    view = explore_latent(generator, seed=3)
+    q = chi_quantile(0.98, 16)
+    assert view.radius_inner == pytest.approx(q)
+    for norm, verdict in ((0.5, "normal"), (0.99, "normal"), (1.01, "anomalous"), (1.8, "anomalous")):
+        view.norm.value = norm
+        assert np.linalg.norm(view.z) == pytest.approx(norm * q, rel=1e-6)
+        assert view.status == verdict and verdict.upper() in view.label.value
+        generator.eval()
+        with torch.no_grad():
+            expected = generator(torch.as_tensor(view.z[None], dtype=torch.float32))[0].numpy()
+        generator.train()
+        assert np.allclose(view.images[0].get_array(), expected[0], atol=1e-6)
+        assert view.norm_line.get_xdata()[0] == pytest.approx(norm * q)
+    assert generator.training  # the view leaves the model's mode as it found it
+
+
+def test_latent_new_direction_and_strip(generator):
+    view = explore_latent(generator, seed=0)
+    u0 = view.z / np.linalg.norm(view.z)
+    strip0 = view.strip.copy()
+    view.new_direction.click()
+    assert view.seed.value == 1
+    u1 = view.z / np.linalg.norm(view.z)
+    assert abs(u0 @ u1) < 0.99
+    assert view.strip.shape == (7, 2, 32, 32) and not np.allclose(view.strip, strip0)
+    assert np.allclose(view.strip_images[3].get_array(), view.strip[3, 0])
+
+
+# --- Langevin -------------------------------------------------------------------------------------
+
+class MinusX(nn.Module):
+    """The exact score of N(0, I)."""
+
+    def forward(self, x):
+        return -x
+
+
+class NoGeneratorMatcher:
+    """A student's matcher whose ``langevin_dynamics`` takes no generator."""
+
+    def __init__(self):
+        self.score_model = MinusX()
+
+    def langevin_dynamics(self, x, num_steps, eta):
+        for _ in range(num_steps):
+            x = x + 0.5 * eta * self.score_model(x) + eta ** 0.5 * torch.randn_like(x)
+        return x
+
+
+@pytest.fixture(scope="module")
+def gaussian():
+    return np.random.default_rng(0).standard_normal((1000, 2)).astype(np.float32)
+
+
+def test_langevin_step_slider_scrubs_the_recorded_chain(gaussian):
+    matcher = DenoisingScoreMatcher(MinusX(), (2,), sigma=0.1)
+    view = explore_langevin(matcher, gaussian, eta=0.1, num_steps=300, n_particles=400, seed=1)
+    view.step.value = 0
+    start = view.particles
+    assert np.abs(start).max() <= 1 and np.allclose(view.cloud.get_offsets(), start)
+    g = torch.Generator().manual_seed(1)
+    x0 = 2 * torch.rand((400, 2), generator=g) - 1
+    expected = matcher.langevin_dynamics(x0, 50, 0.1, generator=g).numpy()
+    view.step.value = 50
+    assert np.allclose(view.particles, expected, atol=1e-5)
+    assert "step 50 of 300" in view.label.value
+    view.step.value = 300  # 15 time units of the OU process: the samples are N(0, I)
+    assert np.std(view.particles, axis=0) == pytest.approx([1, 1], abs=0.15)
+    assert view.distance < view.start_distance * 2
+    points, score = view.score_field
+    assert np.allclose(score, -points)
+
+
+def test_langevin_eta_and_steps_rerun(gaussian):
+    view = explore_langevin(NoGeneratorMatcher(), gaussian, eta=0.01, num_steps=100, n_particles=200)
+    assert view.step.value == 100
+    before = view.particles
+    view.eta.value = 0.05
+    assert view.step.value == 100 and not np.allclose(view.particles, before)
+    assert "eta 0.0500" in view.label.value
+    view.num_steps.value = 40
+    assert view.step.max == 40 and view.step.value == 40
+    assert view.trajectory().shape == (41, 200, 2)
+    again = explore_langevin(NoGeneratorMatcher(), gaussian, eta=0.05, num_steps=40, n_particles=200)
+    assert np.array_equal(again.particles, view.particles)  # seeded without a generator argument
+    with pytest.raises(ValueError, match="2-D points"):
+        explore_langevin(NoGeneratorMatcher(), np.zeros((5, 3)))
+
+
+# --- without a front end --------------------------------------------------------------------------
+
+def test_static_fallback_without_ipywidgets(course, monkeypatch, capsys):
+    ds, _, events = course
+    monkeypatch.setattr(widgets, "W", None)
+    view = explore_dataset(ds, events)
+    assert view.widget is None and isinstance(view.day, widgets.Plain)
+    view.day.value = 240
+    assert "SSW: yes" in view.label.value
+    bundle = view._repr_mimebundle_()
+    assert bundle["image/png"] == view.png
+    assert "ipywidgets package is not installed" in capsys.readouterr().out
+
+
+def test_display_outside_a_kernel_and_inside(course, monkeypatch, capsys):
+    ds, _, _ = course
+    view = explore_dataset(ds)
+    assert "image/png" in view._repr_mimebundle_()  # pytest: no kernel
+    assert "not running in a Jupyter kernel" in capsys.readouterr().out
+    static = explore_dataset(ds, static=True)
+    monkeypatch.setattr(widgets, "frontend_problem", lambda: None)
+    assert "image/png" in static._repr_mimebundle_()
+    assert "static=True" in capsys.readouterr().out
+    bundle = view._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "jupyterlab_widgets" in bundle["text/plain"]
