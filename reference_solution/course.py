@@ -26,8 +26,9 @@ import nbformat
 PACKAGE_DIR = Path(__file__).resolve().parent
 SUPPORT_PACKAGE = "coursekit"
 SUPPORT_MODULES: dict[str, tuple[str, ...]] = {
-    "wgan_anomalies": ("course_files", "warmings", "stratosphere", "plotting", "widgets"),
-    "score_matching": ("plotting", "widgets"),
+    "wgan_anomalies": ("course_files", "warmings", "stratosphere", "plotting", "widgets",
+                       "explorers_data", "explorers_models"),
+    "score_matching": ("plotting", "widgets", "explorers_data", "explorers_models"),
 }
 HEADER = ("# GENERATED from reference_solution/{name}.py by `python -m reference_solution "
           "sync-support`; edit the original\n")
