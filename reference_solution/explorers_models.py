@@ -159,7 +159,7 @@ class LangevinView(View):
         lo = np.minimum(self.data.min(0), -1.0)
         hi = np.maximum(self.data.max(0), 1.0)
         lo, hi = lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo)
-        fig = agg_figure(5.6, 4.4)
+        fig = agg_figure(6.4, 4.8)
         ax = fig.add_subplot()
         shown = self.data[np.random.default_rng(0).permutation(len(self.data))[:1500]]
         ax.scatter(*shown.T, s=3, color="0.6", alpha=0.4, label="data", linewidths=0)
@@ -194,7 +194,8 @@ class LangevinView(View):
         if has_widgets():
             import ipywidgets as W
 
-            self.play = W.Play(min=0, max=num_steps, step=max(1, num_steps // 50), interval=100)
+            self.play = W.Play(value=num_steps, min=0, max=num_steps, step=max(1, num_steps // 50),
+                               interval=100)  # jslink copies the play value to the step first
             W.jslink((self.play, "value"), (self.step, "value"))
             W.jslink((self.play, "max"), (self.step, "max"))
             self.controls.insert(0, self.play)

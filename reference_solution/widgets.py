@@ -103,7 +103,7 @@ def control(kind: str, **traits) -> Any:
     return getattr(W, kind)(**traits)
 
 
-def agg_figure(width: float, height: float, dpi: int = 80) -> Figure:
+def agg_figure(width: float, height: float, dpi: int = 96) -> Figure:
     """A figure outside pyplot: nothing leaks into the notebook's inline output or pyplot state."""
     figure = Figure(figsize=(width, height), dpi=dpi)
     FigureCanvasAgg(figure)
@@ -193,7 +193,9 @@ class View:
         self.label = control("HTML", value="")
         self.image = control("Image", value=b"", format="png")
         if has_widgets():
-            self.image.layout.max_width = "100%"
+            # Natural size: a browser that stretches the PNG blurs it.
+            self.image.layout = W.Layout(width=f"{round(self.figure.bbox.width)}px",
+                                         max_width="100%", height="auto")
             self.widget = W.VBox([W.HBox(self.controls, layout=W.Layout(flex_flow="row wrap")),
                                   self.label, self.image, *self.extras])
             self.widget.add_class(f"coursekit-{self.name}")
