@@ -53,7 +53,8 @@ class DatasetView(View):
         self.mask = None if getattr(ds, "mask", None) is None else numpy(ds.mask)
         u60 = self.events.get("u60")
         fig = agg_figure(6.4, 5.0 if u60 is not None else 3.2)
-        grid = fig.add_gridspec(2 if u60 is not None else 1, 2, height_ratios=[3, 1.3][:1 + (u60 is not None)])
+        rows = 2 if u60 is not None else 1
+        grid = fig.add_gridspec(rows, 2, height_ratios=[3, 1.3][:rows])
         axes = [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])]
         first = numpy(ds[day])
         self.images = draw_state(axes, first, self.mask)

@@ -163,7 +163,8 @@ def test_latent_norm_slider_shows_g_of_z_and_the_verdict(generator):
     view = explore_latent(generator, seed=3)
     q = chi_quantile(0.98, 16)
     assert view.radius_inner == pytest.approx(q)
-    for norm, verdict in ((0.5, "normal"), (0.99, "normal"), (1.01, "anomalous"), (1.8, "anomalous")):
+    cases = ((0.5, "normal"), (0.99, "normal"), (1.01, "anomalous"), (1.8, "anomalous"))
+    for norm, verdict in cases:
         view.norm.value = norm
         assert np.linalg.norm(view.z) == pytest.approx(norm * q, rel=1e-6)
         assert view.status == verdict and verdict.upper() in view.label.value
@@ -234,7 +235,8 @@ def test_langevin_step_slider_scrubs_the_recorded_chain(gaussian):
 
 
 def test_langevin_eta_and_steps_rerun(gaussian):
-    view = explore_langevin(NoGeneratorMatcher(), gaussian, eta=0.01, num_steps=100, n_particles=200)
+    view = explore_langevin(NoGeneratorMatcher(), gaussian, eta=0.01, num_steps=100,
+                            n_particles=200)
     assert view.step.value == 100
     before = view.particles
     view.eta.value = 0.05
@@ -243,7 +245,8 @@ def test_langevin_eta_and_steps_rerun(gaussian):
     view.num_steps.value = 40
     assert view.step.max == 40 and view.step.value == 40
     assert view.trajectory().shape == (41, 200, 2)
-    again = explore_langevin(NoGeneratorMatcher(), gaussian, eta=0.05, num_steps=40, n_particles=200)
+    again = explore_langevin(NoGeneratorMatcher(), gaussian, eta=0.05, num_steps=40,
+                             n_particles=200)
     assert np.array_equal(again.particles, view.particles)  # seeded without a generator argument
     with pytest.raises(ValueError, match="2-D points"):
         explore_langevin(NoGeneratorMatcher(), np.zeros((5, 3)))

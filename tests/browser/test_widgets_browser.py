@@ -61,7 +61,9 @@ explore_latent(Generator(n_inputs=128, size=32, width=8), mask=ds.mask)""",
 matcher = DenoisingScoreMatcher(ScoreNet(hidden_size=64), (2,), sigma=0.2)
 opt = torch.optim.Adam(matcher.parameters(), lr=3e-3)
 for _ in range(300):  # a second or two: enough for a recognisable score field
-    opt.zero_grad(); matcher.loss(moons[torch.randint(0, len(moons), (256,))])["total_loss"].backward(); opt.step()
+    opt.zero_grad()
+    matcher.loss(moons[torch.randint(0, len(moons), (256,))])["total_loss"].backward()
+    opt.step()
 explore_langevin(matcher, moons, eta=0.01, num_steps=200, n_particles=500)""",
 ]
 
@@ -85,7 +87,8 @@ def _free_port() -> int:
 def _write_notebook(folder: Path) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
     path = folder / "explore.ipynb"
     nbformat.write(nb, path)
     return path
