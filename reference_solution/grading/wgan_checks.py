@@ -26,8 +26,9 @@ import torch
 import torch.nn as nn
 
 # 98% quantiles of the chi law (scipy.stats.chi.ppf(0.98, n)), kept as numbers: see the tests.
-CHI_P98 = {2: 2.797149, 128: 12.765684}
+CHI_P98 = {2: 2.797149, 128: 12.765701}
 P_MIN = 1e-6  # smallest p-value a statistical check accepts
+SAMPLER_SECONDS = 20.0  # wall-clock limit of one sampler call (a right one takes milliseconds)
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -50,18 +51,22 @@ def time_limit(seconds: float, what: str):
         return
 
     def _raise(signum, frame):
-        raise TimeoutError
+        raise _TimeUp  # a BaseException: neither ``call`` nor a student's ``except Exception`` eats it
 
     old = signal.signal(signal.SIGALRM, _raise)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
-    except TimeoutError:
+    except _TimeUp:
         raise AssertionError(f"{what} took longer than {seconds:.0f} s; a sampler that rejects "
                              "points of a cube never finishes in high dimension") from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+class _TimeUp(BaseException):
+    """Raised by the alarm of ``time_limit``."""
 
 
 def _main_thread() -> bool:
@@ -415,7 +420,7 @@ def sphere_sampler_is_uniform(SamplingUnitSphereUniform) -> None:
     """Rows of unit norm with directions uniform on the sphere, for n = 2, 3, 128."""
     for seed, (n, count) in enumerate(((2, 4000), (3, 4000), (128, 4000))):
         seed_all(10 + seed)
-        with time_limit(20, "SamplingUnitSphereUniform"):
+        with time_limit(SAMPLER_SECONDS, "SamplingUnitSphereUniform"):
             s = rows(call("SamplingUnitSphereUniform", SamplingUnitSphereUniform, ndim=n, nsamples=count),
                      f"SamplingUnitSphereUniform(ndim={n}, nsamples={count})", (count, n))
         err = float(np.abs(np.linalg.norm(s, axis=1) - 1).max())
@@ -429,7 +434,7 @@ def ball_sampler_follows_the_norm_law(SamplingBallUniform) -> None:
     """Rows uniform in the ball: norm law ``P(|b| <= r) = (r/R)^n`` and uniform directions."""
     for seed, (n, radius, count) in enumerate(((2, 1.0, 4000), (3, 2.5, 4000), (128, 12.77, 4000))):
         seed_all(20 + seed)
-        with time_limit(20, f"SamplingBallUniform(ndim={n})"):
+        with time_limit(SAMPLER_SECONDS, f"SamplingBallUniform(ndim={n})"):
             b = rows(call("SamplingBallUniform", SamplingBallUniform, ndim=n, radius=radius, nsamples=count),
                      f"SamplingBallUniform(ndim={n}, radius={radius}, nsamples={count})", (count, n))
         p = norm_law_pvalue(b, radius)
@@ -442,10 +447,10 @@ def ball_sampler_follows_the_norm_law(SamplingBallUniform) -> None:
 def inner_and_outer_are_balanced(SampleInnerAndOuterExamples) -> None:
     """Inner rows have norm <= r_in, outer rows r_in < norm <= r_out, ``nsamples`` rows in all,
     uniform in the outer ball; with r_out = r_in 2^(1/n) the split is 50/50 within 5 sd."""
-    for seed, (n, r_in, count) in enumerate(((2, 2.797149, 20000), (128, 12.765684, 20000), (5, 1.0, 8000))):
+    for seed, (n, r_in, count) in enumerate(((2, 2.797149, 20000), (128, 12.765701, 20000), (5, 1.0, 8000))):
         seed_all(30 + seed)
         r_out = r_in * 2 ** (1 / n) if seed < 2 else 1.5
-        with time_limit(30, f"SampleInnerAndOuterExamples(ndim={n})"):
+        with time_limit(1.5 * SAMPLER_SECONDS, f"SampleInnerAndOuterExamples(ndim={n})"):
             out = call("SampleInnerAndOuterExamples", SampleInnerAndOuterExamples, ndim=n,
                        radius_inner=r_in, radius_outer=r_out, nsamples=count)
         assert isinstance(out, tuple) and len(out) == 2, "return (samples_inner, samples_outer)"

@@ -26,6 +26,7 @@ _spec.loader.exec_module(base)
 call, tensor, seed_all, quiet = base.call, base.tensor, base.seed_all, base.quiet
 
 SIZE = 8
+CLASSIFIER_SECONDS = 60.0  # wall-clock limit of the toy train_classifier run (a right one: seconds)
 
 
 class Images(Dataset):
@@ -294,8 +295,9 @@ def _classifier_run(train_classifier, latent=128):
     state = {k: v.clone() for k, v in gen.state_dict().items()}
     clf_before = [p.detach().clone() for p in clf.parameters()]
     mask = disk(SIZE)
-    out = call("train_classifier", train_classifier, gen, clf, batch_size=32, batches_per_epoch=3,
-               max_epochs=2, latent_dim=latent, mask=mask, progress=False)
+    with base.time_limit(CLASSIFIER_SECONDS, "train_classifier (2 epochs of 3 batches of 32)"):
+        out = call("train_classifier", train_classifier, gen, clf, batch_size=32, batches_per_epoch=3,
+                   max_epochs=2, latent_dim=latent, mask=mask, progress=False)
     return gen, clf, state, clf_before, mask, out
 
 
