@@ -1,0 +1,31 @@
+"""The command line: make-data writes the course files and reports events; errors exit 2."""
+
+import numpy as np
+import pytest
+
+from reference_solution.cli import build_parser, main
+from reference_solution.course_files import find_course_files
+
+
+def test_make_data_writes_the_course_files_and_prints_the_event_summary(tmp_path, capsys):
+    assert main(["make-data", "--out", str(tmp_path), "--winters", "2", "--size", "16",
+                 "--seed", "3", "--quiet"]) == 0
+    files = find_course_files(tmp_path)
+    assert np.load(files.pv, mmap_mode="r").shape == (2 * 151, 16, 16)
+    out = capsys.readouterr().out
+    assert "302 days at 16 px" in out and "events_per_winter" in out
+
+
+def test_bad_input_exits_with_a_message_not_a_traceback(tmp_path, capsys):
+    assert main(["pipeline", "--out", str(tmp_path / "run"), "--data", str(tmp_path / "nope"),
+                 "--quiet"]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert main(["make-data", "--out", str(tmp_path), "--winters", "0", "--quiet"]) == 2
+
+
+def test_every_command_has_help():
+    parser = build_parser()
+    for command in ("make-data", "pipeline", "sync-support", "release", "autograde-demo"):
+        with pytest.raises(SystemExit) as exit_:
+            parser.parse_args([command, "--help"])
+        assert exit_.value.code == 0
