@@ -245,6 +245,8 @@ def ds_rejects_missing_and_mismatched_files(DS) -> None:
     with tempfile.TemporaryDirectory() as folder:
         cases = []
         pv_f, gh_f, mask_f, *_ = _write(folder, 4, 16, seed=0)
+        ds = call("DS(pv, gh, mask) on valid files", DS, pv_f, gh_f, mask_f)  # refusing everything is no check
+        tensor(call("ds[0] on valid files", ds.__getitem__, 0), "ds[0]")
         cases.append(("a missing pv file", (os.path.join(folder, "missing.npy"), gh_f, mask_f)))
         cases.append(("a missing mask file", (pv_f, gh_f, os.path.join(folder, "missing.npy"))))
         sub = os.path.join(folder, "days")

@@ -96,13 +96,13 @@ def critic_and_generator_losses_have_the_right_signs(train_model) -> None:
     seed_all(0)
     gen, critic = ConstGenerator(8, 0.1), LinearCritic(1.0)
     _run(train_model, gen, critic, torch.full((12, 2, SIZE, SIZE), 0.9), n_critic=1, lr=1e-2)
-    a, p = float(critic.a), float(gen.p)
+    a, p = float(critic.a.detach()), float(gen.p.detach())
     assert a > 1.0, "a critic step should increase D(real) - D(fake): check the sign of the critic loss"
     assert p > 0.1, "a generator step should increase the critic's score of the fakes: check the sign of the generator loss"
     d = 2 * SIZE * SIZE
     gen, critic = ConstGenerator(8, 0.5), LinearCritic(3.0 * math.sqrt(d))
     _run(train_model, gen, critic, torch.full((12, 2, SIZE, SIZE), 0.5), n_critic=100, lambda_gp=10.0, lr=1e-3)
-    a = float(critic.a)
+    a = float(critic.a.detach())
     assert a < 3.0 * math.sqrt(d), ("with real = fake only the gradient penalty moves the critic and it "
                                     "should pull |grad D| towards 1: is lambda_gp * penalty added to the critic loss?")
 
