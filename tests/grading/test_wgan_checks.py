@@ -54,7 +54,9 @@ LOGIT, FROZEN, BAL, ANOM = ("classifier_outputs_one_logit_per_sample",
 CPU_CONV = "training_converges_at_cpu_scale"
 
 MUTANTS = [
-    Mutant("item shape (1, 2, H, W)", DS_C, "x = torch.from_numpy(x)\n", "x = torch.from_numpy(x)[None]\n", (ITEMS,)),
+    # In the notebook the student's DS also feeds the scoring cell, which then breaks too.
+    Mutant("item shape (1, 2, H, W)", DS_C, "x = torch.from_numpy(x)\n", "x = torch.from_numpy(x)[None]\n", (ITEMS,),
+           (ANOM,)),
     Mutant("whole-file np.load without mmap", DS_C, 'self.pv = np.load(pv_fname, mmap_mode="r")',
            "self.pv = np.load(pv_fname)", (MMAP,)),
     Mutant("channels swapped (gh first)", DS_C, "x[0] = self.pv[index]\n        x[1] = self.gh[index]",
@@ -63,7 +65,7 @@ MUTANTS = [
     Mutant("generator without the output sigmoid", NET, "x = torch.sigmoid(self.to_image(x))",
            "x = self.to_image(x)", (GEN,)),
     Mutant("sigmoid on the critic", NET, "x = self.head(self.features(x).flatten(1))  # (N, 1), no activation",
-           "x = torch.sigmoid(self.head(self.features(x).flatten(1)))", (CRIT,), (SIGNS,)),
+           "x = torch.sigmoid(self.head(self.features(x).flatten(1)))", (CRIT,), (SIGNS, CPU_CONV)),
     Mutant("BatchNorm in the critic", NET,
            "layers += [nn.Conv2d(c_in, width(res), 4, stride=2, padding=1), nn.LeakyReLU(0.2)]",
            "layers += [nn.Conv2d(c_in, width(res), 4, stride=2, padding=1), nn.BatchNorm2d(width(res)), nn.LeakyReLU(0.2)]",
