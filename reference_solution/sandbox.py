@@ -174,7 +174,7 @@ def limit_memory(max_bytes: int | None):
 
 def kill_tree(pid: int) -> None:
     """Kill a process, its children and grandchildren (kernels run in their own sessions)."""
-    import psutil  # a dependency of ipykernel
+    import psutil  # a dependency of this package (pyproject)
 
     try:
         parent = psutil.Process(pid)
