@@ -8,11 +8,26 @@ silently. ``example_submissions`` gives the complete / partial / blank trio of t
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from pathlib import Path
 
 import nbformat
 
 __all__ = ["apply_mutation", "fill_release_with_solutions", "example_submissions"]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One catalogue entry: a realistic student bug (or, in a VALID list, a correct alternative)
+    written as a substring edit of a reference solution cell."""
+
+    name: str  # what the student got wrong (or did differently, for VALID)
+    cell_grade_id: str  # the solution cell edited
+    old: str  # substring of the reference solution cell
+    new: str  # its replacement
+    expected_failing: tuple[str, ...]  # grade ids of test cells that must score 0
+    may_fail: tuple[str, ...] = field(default=())  # ids that may also fail (knock-on effects, training luck)
 
 
 def apply_mutation(source_code: str, old: str, new: str) -> str:

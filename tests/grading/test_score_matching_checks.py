@@ -10,27 +10,18 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import torch
 
 from reference_solution.grading import fresh
+from reference_solution.submissions import Mutant
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "source" / "score_matching" / "score_matching.ipynb"
 CLASS, HYPER, NET, TRAIN = ("denoising_score_matcher_code", "hyperparameters", "score_network",
                             "train_model_code")
 
 
-@dataclass(frozen=True)
-class Mutant:
-    name: str  # what the student got wrong (or did differently, for VALID)
-    cell_grade_id: str  # the solution cell edited
-    old: str  # substring of the reference solution cell
-    new: str  # its replacement
-    expected_failing: tuple[str, ...]  # grade ids of test cells that must score 0
-    may_fail: tuple[str, ...] = field(default=())  # ids whose outcome depends on training luck
 
 
 FWD, DSM, LANG, SAMPLE, DEV = ("forward_returns_per_element_dsm_error",
@@ -142,12 +133,7 @@ CHEAP = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _outcomes(mutant):

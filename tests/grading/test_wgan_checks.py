@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from reference_solution.grading import fresh
+from reference_solution.submissions import Mutant
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "source" / "wgan_anomalies" / "wgan_anomalies.ipynb"
 DS_C, NET, GP_C, TRAIN, SAMP, RADII, CLF, TCLF, SCORE = (
@@ -26,14 +25,6 @@ DS_C, NET, GP_C, TRAIN, SAMP, RADII, CLF, TCLF, SCORE = (
     "latent_radii_code", "classifier_code", "train_classifier_code", "scoring_code")
 
 
-@dataclass(frozen=True)
-class Mutant:
-    name: str  # what the student got wrong (or did differently, for VALID)
-    cell_grade_id: str  # the solution cell edited
-    old: str  # substring of the reference solution cell
-    new: str  # its replacement
-    expected_failing: tuple[str, ...]  # grade ids of test cells that must score 0
-    may_fail: tuple[str, ...] = field(default=())  # ids that may also fail (knock-on effects)
 
 
 ITEMS, MMAP, BAD = ("ds_items_are_masked_two_channel_tensors", "ds_reads_files_memory_mapped",
@@ -287,12 +278,7 @@ def reference_ns():
         torch.set_num_threads(before)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _outcomes(mutant, checks, reference: dict, files) -> tuple[list[str], set[str]]:
