@@ -1,8 +1,10 @@
 """nbgrader configuration of the course; the repository root is the course directory.
 
-Grading runs student code; the limits here and in ``reference_solution.sandbox`` /
-``reference_solution.autograde`` are what keeps one broken or hostile notebook from stopping
-the rest of the class (see ``python -m reference_solution autograde-demo``).
+Autograding runs student code. ``reference_solution.executor.GradingExecute`` replaces
+nbgrader's execute step: the student's kernel runs jailed (bubblewrap: no network, the course,
+the gradebook and the instructor package out of sight, limits on memory and processes), and the
+hidden checks compute their verdicts in nbgrader's own process from plain data. See the threat
+model in docs/SECURITY.md.
 """
 
 import sys
@@ -33,31 +35,36 @@ c.Execute.startup_timeout = 120
 c.Execute.execute_retries = 0
 
 # Outputs saved into the autograded notebook (and the feedback): a print loop must not bloat
-# them. GuardedExecute also caps output while it arrives (see reference_solution/sandbox.py).
+# them. GradingExecute also caps output while it arrives.
 c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100
 
-# A deleted test cell is NOT put back: its grade stays at 0 ("needs manual grade"), and the
-# autograde report names it. Edited test cells are restored from the gradebook by nbgrader.
+# A deleted test cell is NOT put back: its grade stays at 0 ("needs manual grade"). Edited test
+# cells are restored from the gradebook by nbgrader.
 c.OverwriteCells.add_missing_cells = False
 
-# Kernel death and unresponsive kernels: GuardedExecute (needs the instructor package on
-# sys.path; without it nbgrader's plain Execute is used and a dead kernel fails the student).
+# The instructor package is imported from this course folder first (never another checkout).
 sys.path.insert(0, str(HERE))
 try:
-    from reference_solution.sandbox import GuardedExecute
+    from reference_solution.executor import GradingExecute
 except ImportError as exc:  # pragma: no cover - a course copy without the instructor package
-    print(f"nbgrader_config: plain Execute ({exc})", file=sys.stderr)
-else:
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
-                                        LimitOutput, SaveAutoGrades)
-
-    c.Autograde.autograde_preprocessors = [
-        GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
-        AssignLatePenalties, CheckCellMetadata,
-    ]
-    c.GuardedExecute.max_output_chars = 200_000
-    c.GuardedExecute.unresponsive_grace = 15.0
+    raise RuntimeError(f"nbgrader_config.py: the instructor package is needed to grade ({exc})")
 finally:
     sys.path.remove(str(HERE))
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests,  # noqa: E402
+                                    GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades)
+
+c.Autograde.autograde_preprocessors = [
+    GradingExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata,
+]
+c.GradingExecute.sandbox = "auto"  # "bwrap" refuses to grade without the jail
+c.GradingExecute.max_output_chars = 200_000
+c.GradingExecute.unresponsive_grace = 15.0
+c.GradingExecute.memory_limit = 6 * 2**30
+c.GradingExecute.notebook_time_limit = 1800.0
+
+# Feedback shows each check's name, description and message, never the hidden test region.
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

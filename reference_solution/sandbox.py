@@ -1,275 +1,281 @@
-"""What the autograder puts around a student's kernel: guarded execution, limits, a tamper scan.
+"""The jail a grading kernel runs in: bubblewrap, resource limits, and what the kernel can see.
 
-nbgrader executes student code in a kernel it starts itself, with no sandbox. This module holds
-the pieces that run *inside* nbgrader (``GuardedExecute``, selected by ``nbgrader_config.py``)
-and the pieces the wrapper ``reference_solution.autograde`` uses around each per-student
-``nbgrader autograde`` subprocess (memory limit, process-tree kill, static scan).
+The student controls everything that runs in the grading kernel. ``Jail`` turns the kernel's
+command line into one that runs it
 
-``GuardedExecute`` replaces nbgrader's ``Execute`` preprocessor and changes three things:
+- under Debian's ``bwrap`` (bubblewrap) with every namespace unshared (no network, its own PIDs,
+  IPC and hostname), a read-only view of ``/``, a private ``/tmp``, no capabilities, a new
+  session (no terminal to inject keystrokes into) and death with the grader;
+- with the course directory, the instructor package, the grader's home and every other path in
+  ``hidden`` replaced by empty read-only folders (the interpreter's own install is put back
+  read-only when it lives under one of them);
+- writable only in the student's private work folder, ``/tmp`` and the outbox the probes write
+  their data to; the inbox of challenges and the shared data cache are read-only;
+- under resource limits set by a small trusted launcher *before* ``bwrap`` starts, so every
+  process of the jail inherits them: data memory, file size, open files, no core dumps, and the
+  number of processes (a pids cgroup when the grader may create one, otherwise ``RLIMIT_NPROC``
+  for a grader that is not root; the grader's watchdog kills the jail beyond that).
 
-- kernel death (``os._exit``, a segfault, the OOM killer) no longer aborts the student's whole
-  notebook: the cell that was running and every later code cell get an error output
-  (``DeadKernelError``), so they earn 0 while the cells graded before keep their points;
-- a cell that times out is interrupted (nbgrader's default); if the kernel does not answer a
-  (silent, empty) execute request within ``unresponsive_grace`` seconds after the interrupt (SIGINT
-  ignored, a loop in C), the kernel is stopped and treated as dead, instead of every later cell
-  waiting out its own timeout;
-- output is capped *while it arrives* (``max_output_chars`` per cell), so a print loop cannot
-  fill the grader's memory before nbgrader's ``LimitOutput`` runs. Error outputs are never dropped
-  (dropping one would turn a failed test into a passed one).
-
-It also writes, per notebook, a JSON record of each code cell's seconds and outcome into the
-folder named by the environment variable ``AUTOGRADE_REPORT_DIR`` (set by the wrapper, outside
-the student's folder), which the wrapper turns into the report and ``bench/`` into timings.
+Where ``bwrap`` cannot run (macOS, kernels without user namespaces) the kernel still runs in its
+own folder with the limits, verdicts are still computed outside it, and :func:`availability`
+says loudly that the files of the grading user are not protected.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import os
-import re
-import resource
-import signal
-import time
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
-from jupyter_client.utils import ensure_async
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbformat import NotebookNode
-from nbformat.v4 import new_output
-from traitlets import Float, Integer
+__all__ = ["Limits", "Jail", "availability", "JAIL_HOME"]
 
-from nbgrader.preprocessors import Execute
-
-__all__ = ["GuardedExecute", "limit_memory", "kill_tree", "scan_code", "REPORT_DIR_ENV"]
-
-REPORT_DIR_ENV = "AUTOGRADE_REPORT_DIR"
+# the kernel's home inside the jail (its work folder lives below); /home is always hidden
+JAIL_HOME = "/home/student" if Path("/home").is_dir() else "/tmp/student"
+UNPROTECTED = ("NO SANDBOX: bubblewrap (bwrap) is not usable here ({why}). Student code runs with "
+               "the grader's privileges and can read and write every file the grading user can, "
+               "including the gradebook. Verdicts are still computed outside the student's kernel. "
+               "Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) to protect files.")
 
 
-def _error(ename: str, evalue: str) -> NotebookNode:
-    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one grading kernel and everything it starts."""
+
+    memory_bytes: int = 6 * 2**30  # data memory per process (RLIMIT_DATA) and of the jail (cgroup)
+    processes: int = 128  # processes and threads of the jail at once
+    file_bytes: int = 2 * 2**30  # largest file the jail may write (RLIMIT_FSIZE)
+    open_files: int = 1024  # open file descriptors per process
+    tmp_bytes: int = 2 * 2**30  # size of the jail's private /tmp
 
 
-class GuardedExecute(Execute):
-    """nbgrader's ``Execute`` that survives kernel death, unresponsive kernels and output floods."""
+@lru_cache(maxsize=None)
+def availability() -> tuple[bool, str]:
+    """``(True, "bwrap")`` when a jail can be built here, else ``(False, why)``."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return False, "bwrap is not installed"
+    probe = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all",
+             "--die-with-parent", "--cap-drop", "ALL", "--", "true"]
+    try:
+        done = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"bwrap failed to start: {exc}"
+    if done.returncode != 0:
+        return False, f"bwrap cannot create namespaces here: {done.stderr.strip()[:200]}"
+    return True, "bwrap"
 
-    max_output_chars = Integer(
-        200_000, help="Characters of output kept per cell while it runs; the rest is dropped."
-    ).tag(config=True)
-    unresponsive_grace = Float(
-        15.0, help="Seconds a kernel has to answer after a timeout's interrupt before it is stopped."
-    ).tag(config=True)
 
-    def preprocess(self, nb, resources=None, km=None):
-        self._dead: str | None = None
-        self._records: list[dict] = []
-        self._out_chars: dict[int, int] = {}
-        self._truncated: set[int] = set()
-        try:
-            return super().preprocess(nb, resources, km)
-        finally:
-            self._write_record(resources)
+def _python_paths() -> list[Path]:
+    """Folders the kernel's interpreter needs to read (install prefixes and import paths)."""
+    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
+             Path(os.path.realpath(sys.executable)).parent.parent}
+    paths |= {Path(p) for p in sys.path if p and Path(p).is_dir() and "site-packages" in p}
+    return sorted({p.resolve() for p in paths if p.exists()})
 
-    def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type != "code":
-            return cell, resources
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        started = time.monotonic()
-        if self._dead is not None:
-            cell.outputs = [_error("DeadKernelError", f"not run: {self._dead}")]
-            self._records.append({"index": index, "grade_id": grade_id, "seconds": 0.0,
-                                  "outcome": "not run"})
-            return cell, resources
-        outcome = "ok"
-        try:
-            cell, resources = super().preprocess_cell(cell, resources, index)
-        except DeadKernelError as exc:
-            self._dead = f"the kernel died while running cell {index} ({grade_id or 'no grade id'}): {exc}"
-            cell.outputs.append(_error("DeadKernelError", self._dead))
-            outcome = "died"
-        except CellTimeoutError as exc:  # IOPub timeout after an interrupt
-            cell.outputs.append(_error("CellTimeoutError", str(exc).splitlines()[0]))
-            outcome = "timeout"
-        if outcome == "ok":
-            enames = [o.get("ename") for o in cell.outputs if o.get("output_type") == "error"]
-            if "CellTimeoutError" in enames:
-                outcome = "timeout"
-            elif "MemoryError" in enames:
-                outcome = "memory"
-            elif enames:
-                outcome = "error"
-        self._records.append({"index": index, "grade_id": grade_id,
-                              "seconds": round(time.monotonic() - started, 3), "outcome": outcome,
-                              "truncated": index in self._truncated})
-        return cell, resources
 
-    async def _async_handle_timeout(self, timeout, cell=None):
-        reply = await super()._async_handle_timeout(timeout, cell)
-        if not await self._kernel_answers(self.unresponsive_grace):
+def _user_processes() -> int:
+    """Processes and threads of this user now (``RLIMIT_NPROC`` counts them all)."""
+    uid, count = os.getuid(), 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
             try:
-                await ensure_async(self.km.shutdown_kernel(now=True))
-            finally:
-                raise DeadKernelError(f"the kernel ignored the interrupt after a {timeout} s "
-                                      "timeout and was stopped")
-        return reply
-
-    async def _kernel_answers(self, grace: float) -> bool:
-        # an execute request, not kernel_info: ipykernel 7 answers kernel_info from another
-        # thread while the main thread is still stuck in the student's loop
-        msg_id = self.kc.execute("", silent=True, store_history=False)
-        deadline = time.monotonic() + grace
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=left))
-            except Exception:  # queue.Empty: no answer in time
-                return False
-            if msg["parent_header"].get("msg_id") == msg_id:
-                return True
-        return False
-
-    def output(self, outs, msg, display_id, cell_index):
-        if msg["msg_type"] == "error":
-            return super().output(outs, msg, display_id, cell_index)
-        size = len(json.dumps(msg.get("content", {}), default=str))
-        used = self._out_chars.get(cell_index, 0)
-        if used + size > self.max_output_chars:
-            if cell_index not in self._truncated:
-                self._truncated.add(cell_index)
-                outs.append(new_output("stream", name="stdout", text=(
-                    f"\n... output truncated by the autograder (over {self.max_output_chars} "
-                    "characters in this cell) ...\n")))
-            return None
-        self._out_chars[cell_index] = used + size
-        return super().output(outs, msg, display_id, cell_index)
-
-    def _write_record(self, resources) -> None:
-        folder = os.environ.get(REPORT_DIR_ENV)
-        if not folder:
-            return
-        notebook = (resources or {}).get("nbgrader", {}).get("notebook", "notebook")
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        (Path(folder) / f"{notebook}.json").write_text(json.dumps(
-            {"notebook": notebook, "cells": self._records, "kernel_died": self._dead}, indent=1))
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(entry / "task"))
+            except OSError:
+                continue
+    return count
 
 
-# --- limits on the per-student grading process ------------------------------------------------
+def _under(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
 
-def limit_memory(max_bytes: int | None):
-    """A ``preexec_fn`` that caps the data memory (RLIMIT_DATA: writable private mappings, the heap)
-    of a child and of everything it starts. (Not RLIMIT_AS: CUDA reserves huge address ranges.)
 
-    The kernel inherits the limit from the nbgrader process; an allocation past it raises
-    ``MemoryError`` (Python) or kills the kernel (native code), both reported. Not a security
-    boundary: a kernel running as root may raise its own hard limit.
+@dataclass
+class Jail:
+    """Everything that decides how one grading kernel is jailed.
+
+    ``workdir``: the student's private folder (writable), seen inside as ``JAIL_HOME/<name>``.
+    ``inbox``/``outbox``/``sockets``: folders shared with the grader at the same path inside
+    (read-only, writable, writable). ``readonly``: ``{host folder: path inside}``. ``hidden``:
+    folders replaced by empty ones and files by empty files (course root, instructor package,
+    gradebook folder, an editable install's path hooks).
     """
 
-    def apply() -> None:
-        if max_bytes:
-            resource.setrlimit(resource.RLIMIT_DATA, (max_bytes, max_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a segfault must not write a core
+    workdir: Path
+    inbox: Path
+    outbox: Path
+    sockets: Path
+    hidden: list[Path] = field(default_factory=list)
+    readonly: dict[Path, str] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+    use_bwrap: bool = True
+    env: dict[str, str] = field(default_factory=dict)
+    cgroups: list[Path] = field(default_factory=list)
 
-    return apply
+    @property
+    def cwd_inside(self) -> str:
+        return f"{JAIL_HOME}/{self.workdir.name}" if self.use_bwrap else str(self.workdir)
+
+    @property
+    def home_inside(self) -> str:
+        return JAIL_HOME if self.use_bwrap else str(self.workdir.parent)
+
+    # -- the command line --------------------------------------------------------------------------
+
+    def command(self, argv: list[str]) -> list[str]:
+        """``argv`` (the kernel's command) wrapped: trusted launcher, then bwrap, then ``argv``."""
+        launcher = [sys.executable, "-I", "-c", LAUNCHER, json.dumps(self._launch_config())]
+        if not self.use_bwrap:
+            return launcher + ["--"] + argv
+        return launcher + ["--", shutil.which("bwrap") or "bwrap", *self._bwrap_args(), "--", *argv]
+
+    def _launch_config(self) -> dict:
+        lim = self.limits
+        return {"data": lim.memory_bytes, "fsize": lim.file_bytes, "nofile": lim.open_files,
+                # root is exempt from RLIMIT_NPROC: the pids cgroup and the watchdog count instead
+                "nproc": None if os.geteuid() == 0 else _user_processes() + lim.processes,
+                "cgroups": [str(c) for c in self.cgroups],
+                "env": self.environment(), "clear_env": not self.use_bwrap}
+
+    def environment(self) -> dict[str, str]:
+        home = self.home_inside
+        env = {"HOME": home, "USER": "student", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+               "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin",
+                                        "/usr/bin", "/bin"]),
+               "TMPDIR": "/tmp", "PYTHONNOUSERSITE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+               "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+               "MPLCONFIGDIR": f"{home}/.config/matplotlib", "JUPYTER_PLATFORM_DIRS": "1"}
+        for name in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"):
+            if name in os.environ:
+                env[name] = os.environ[name]
+        env.update(self.env)
+        return env
+
+    def _bwrap_args(self) -> list[str]:
+        args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+                "--hostname", "grading"]
+        for device in sorted(Path("/dev").glob("nvidia*")):  # CUDA on a GPU grader
+            args += ["--dev-bind", str(device), str(device)]
+        args += ["--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp"]
+        hidden = sorted({Path(h).resolve() for h in self.hidden if Path(h).is_dir()}
+                        | {Path(p) for p in ("/root", "/home") if Path(p).is_dir()}
+                        | {Path.home().resolve()})
+        hidden = [h for h in hidden if not any(_under(h, o) for o in hidden if o != h)]
+        python = _python_paths()
+        home = Path(JAIL_HOME)
+        for folder in hidden:
+            args += ["--perms", "0755", "--tmpfs", str(folder)]
+            for path in python:
+                if _under(path, folder):
+                    args += ["--ro-bind", str(path), str(path)]
+            if _under(home, folder):  # the mount point must exist before the folder turns read-only
+                args += ["--perms", "0755", "--size", str(self.limits.tmp_bytes), "--tmpfs", JAIL_HOME]
+            args += ["--remount-ro", str(folder)]
+        for folder in self.hidden:  # again: a package inside a re-exposed site-packages
+            folder = Path(folder).resolve()
+            if folder.exists() and any(_under(folder, p) for p in python):
+                args += ["--tmpfs", str(folder), "--remount-ro", str(folder)]
+        files = [Path(h) for h in self.hidden if Path(h).is_file()]
+        for secret in [Path("/etc/shadow"), Path("/etc/gshadow"), *files]:
+            if secret.exists():
+                args += ["--ro-bind", "/dev/null", str(secret)]
+        for host, inside in self.readonly.items():
+            args += ["--ro-bind", str(host), inside]
+        args += ["--bind", str(self.workdir), self.cwd_inside,
+                 "--ro-bind", str(self.inbox), str(self.inbox),
+                 "--bind", str(self.outbox), str(self.outbox),
+                 "--bind", str(self.sockets), str(self.sockets),
+                 "--chdir", self.cwd_inside, "--clearenv"]
+        for name, value in self.environment().items():
+            args += ["--setenv", name, value]
+        return args
+
+    # -- cgroups (optional, root only) -----------------------------------------------------------
+
+    def create_cgroups(self) -> list[str]:
+        """Make a pids and a memory cgroup for this jail where the grader may; return what exists."""
+        name = f"grading-{uuid.uuid4().hex[:12]}"
+        made = []
+        for controller, limits in (("pids", {"pids.max": self.limits.processes}),
+                                   ("memory", {"memory.limit_in_bytes": self.limits.memory_bytes})):
+            parent = _cgroup_v1_parent(controller)
+            if parent is None:
+                continue
+            group = parent / name
+            try:
+                group.mkdir()
+                for key, value in limits.items():
+                    (group / key).write_text(str(value))
+            except OSError:
+                _remove_cgroup(group)
+                continue
+            self.cgroups.append(group)
+            made.append(controller)
+        return made
+
+    def remove_cgroups(self) -> None:
+        for group in self.cgroups:
+            _remove_cgroup(group)
+        self.cgroups.clear()
 
 
-def kill_tree(pid: int) -> None:
-    """Kill a process, its children and grandchildren (kernels run in their own sessions)."""
-    import psutil  # a dependency of this package (pyproject)
-
+def _cgroup_v1_parent(controller: str) -> Path | None:
+    """The writable cgroup-v1 folder of ``controller`` this process belongs to, if any."""
+    root = Path("/sys/fs/cgroup") / controller
+    if not (root / "cgroup.procs").is_file():
+        return None
     try:
-        parent = psutil.Process(pid)
-        procs = parent.children(recursive=True) + [parent]
-    except psutil.NoSuchProcess:
-        return
-    for proc in procs:
-        try:
-            proc.send_signal(signal.SIGKILL)
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(procs, timeout=5)
-
-
-# --- static tamper scan --------------------------------------------------------------------------
-
-#: (pattern, why it is suspicious) — matched against student code cells, comments removed.
-SUSPICIOUS = (
-    (r"\breference_solution\b", "uses the instructor package (solutions, grading checks)"),
-    (r"\bgrading\b", "names the grading checks"),
-    (r"\bsys\.modules\b", "edits the module table (could swap checks or helpers)"),
-    (r"\b__builtins__\b|\bimport\s+builtins\b|\bfrom\s+builtins\b", "touches builtins"),
-    (r"\bos\._exit\b|\bos\.kill\b|\bsys\.exit\b", "can stop the kernel"),
-    (r"\bctypes\b", "native memory access (can crash the kernel)"),
-    (r"\bimport\s+signal\b|\bfrom\s+signal\b|\bsignal\.(signal|SIG\w*|alarm|setitimer|pthread_\w+)\b",
-     "changes signal handling (can ignore the timeout's interrupt)"),
-    (r"\bresource\b\s*\.\s*setrlimit", "changes resource limits"),
-    (r"\bget_ipython\b|\bInteractiveShell\b", "drives IPython itself (can rewrite later cells)"),
-    (r"\b__import__\b|\bimportlib\b", "dynamic import (hides what is imported)"),
-    (r"\bsys\.(settrace|setprofile|excepthook)\b", "hooks the interpreter"),
-    (r"\bgc\.get_(objects|referrers)\b", "reaches objects of other modules"),
-)
-#: attribute assignments that are ordinary configuration, not monkeypatching
-ALLOWED_ATTRIBUTE_PREFIXES = ("torch.backends.", "plt.rcParams", "matplotlib.rcParams",
-                              "mpl.rcParams", "np.set_printoptions", "pd.options.")
-
-
-def _strip_comments(code: str) -> str:
-    return "\n".join(re.sub(r"#.*$", "", line) for line in code.splitlines())
-
-
-def _dotted(node: ast.AST) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        return ".".join([node.id, *reversed(parts)])
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            parent = root / path.lstrip("/")
+            return parent if parent.is_dir() and os.access(parent, os.W_OK) else None
     return None
 
 
-def scan_code(code: str, imported: set[str] | None = None) -> list[str]:
-    """Reasons why ``code`` (a student's code cell) looks like tampering; [] when it does not.
-
-    ``imported``: names bound by ``import`` anywhere in the notebook; an assignment to an
-    attribute of one of them (``warnings.warn = ...``, ``helpers.check = ...``) is a monkeypatch.
-    """
-    reasons = []
-    text = _strip_comments(code)
-    for pattern, why in SUSPICIOUS:
-        match = re.search(pattern, text)
-        if match:
-            reasons.append(f"`{match.group(0).strip()}`: {why}")
+def _remove_cgroup(group: Path) -> None:
     try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return reasons  # cell magics, shell escapes, or broken code: regexes only
-    imported = imported if imported is not None else imported_names(code)
-    for node in ast.walk(tree):
-        targets = []
-        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
-                and node.func.id in ("setattr", "delattr") and node.args:
-            name = _dotted(node.args[0])
-            if name and name.split(".")[0] in imported:
-                reasons.append(f"`{node.func.id}({name}, ...)`: monkeypatches a module")
-        for target in targets:
-            name = _dotted(target) if isinstance(target, ast.Attribute) else None
-            if name and name.split(".")[0] in imported \
-                    and not name.startswith(ALLOWED_ATTRIBUTE_PREFIXES):
-                reasons.append(f"`{name} = ...`: monkeypatches a module")
-    return list(dict.fromkeys(reasons))
+        procs = (group / "cgroup.procs").read_text().split()
+        for pid in procs:
+            try:
+                os.kill(int(pid), 9)
+            except (ProcessLookupError, ValueError):
+                pass
+        group.rmdir()
+    except OSError:
+        pass
 
 
-def imported_names(code: str) -> set[str]:
-    """Names bound by import statements in ``code`` (unparseable code: none)."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return set()
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            names.update(a.asname or a.name for a in node.names)
-    return names
+# The trusted launcher: runs outside the jail, as the grader, just before bwrap (or the kernel).
+# It joins the jail's cgroups and lowers its own limits, which every later process inherits and
+# none can raise again (raising a hard limit needs a capability the jail does not have).
+LAUNCHER = r"""
+import json, os, resource, sys
+cfg = json.loads(sys.argv[1])
+argv = sys.argv[sys.argv.index("--") + 1:]
+for group in cfg["cgroups"]:
+    with open(os.path.join(group, "cgroup.procs"), "w") as f:
+        f.write(str(os.getpid()))
+def cap(kind, value):
+    if value is not None:
+        soft, hard = resource.getrlimit(kind)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(kind, (value, value))
+cap(resource.RLIMIT_DATA, cfg["data"])
+cap(resource.RLIMIT_FSIZE, cfg["fsize"])
+cap(resource.RLIMIT_NOFILE, cfg["nofile"])
+cap(resource.RLIMIT_CORE, 0)
+cap(resource.RLIMIT_NPROC, cfg["nproc"])
+env = cfg["env"] if cfg["clear_env"] else dict(os.environ)
+os.execvpe(argv[0], argv, env)
+"""

@@ -15,7 +15,7 @@ import pytest
 from reference_solution.autograde import (ScratchCourse, apply_mutation, example_submissions,
                                           fill_release_with_solutions, format_report)
 from reference_solution import course as course_module
-from reference_solution.sandbox import scan_code
+from reference_solution.tamper_scan import scan_code
 
 TOY = Path(__file__).parent / "fixtures" / "toy_course"
 SQUARE, MEAN, COUNT, WRITTEN = ("square_returns_x_times_x", "mean_is_the_average",
@@ -29,10 +29,13 @@ GOOD = {
 }
 
 
+TOY_ARGS = ("--Execute.timeout=5", "--GradingExecute.unresponsive_grace=3",
+            f"--GradingExecute.memory_limit={2**30}")
+
+
 @pytest.fixture(scope="module")
 def scratch():
-    with ScratchCourse(TOY, "toy", cell_timeout=5, memory_limit=2**30, student_time_limit=120,
-                       nbgrader_args=("--GuardedExecute.unresponsive_grace=3",)) as course:
+    with ScratchCourse(TOY, "toy", nbgrader_args=TOY_ARGS) as course:
         yield course
 
 

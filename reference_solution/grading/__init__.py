@@ -1,31 +1,27 @@
-"""Grading checks called by the hidden test cells of the course notebooks.
+"""Hidden checks of the course notebooks, each a challenge, a probe and a verdict.
 
-Hidden test cells are short calls into these tested checks, so the feedback a student sees
-leaks nothing and the checks themselves are proven against the reference and against wrong
-implementations in ``tests/grading/``.
+A hidden test region of a source notebook holds only calls like::
 
-Student code runs in the same kernel as the hidden tests. A hidden cell therefore loads a
-*fresh* copy of its checks module with :func:`fresh`, straight from the file, instead of
-``import``-ing it: a student who patched ``reference_solution.grading.<module>`` (or replaced it
-in ``sys.modules``) patched a different object. Everything else a kernel can be made to do is
-handled outside it, by the autograder wrapper (``reference_solution.autograde``).
+    from reference_solution.grading import check
+    check("ds_items_are_masked_two_channel_tensors")
+
+Under ``nbgrader autograde`` those lines are never executed in the student's kernel: the
+grading executor (``reference_solution.executor``) reads the names, draws each challenge, runs
+the probe in the jailed kernel and computes the verdict in its own process (``protocol``). In a
+plain kernel (the instructor's source notebook, ``nbgrader validate``) :func:`check` runs the
+same three steps in process.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
+import sys
 
-_HERE = Path(__file__).resolve().parent
+from .protocol import Check, registry, run_in_process
+
+__all__ = ["check", "Check", "registry"]
 
 
-def fresh(name: str) -> ModuleType:
-    """A new, private copy of ``reference_solution.grading.<name>`` loaded from its source file."""
-    path = _HERE / f"{name}.py"
-    if not path.is_file():
-        raise ModuleNotFoundError(f"no grading checks named {name!r} (looked for {path})")
-    spec = importlib.util.spec_from_file_location(f"_fresh_grading_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def check(name: str, seed: int | None = None) -> None:
+    """Run hidden check ``name`` on the caller's globals; ``AssertionError`` if it fails."""
+    namespace = sys._getframe(1).f_globals
+    run_in_process(name, namespace, seed=seed)

@@ -1,0 +1,183 @@
+"""How a hidden check runs: challenge (trusted) -> probe (next to student code) -> verdict (trusted).
+
+A ``Check`` has three parts:
+
+1. ``challenge(rng, folder)``: the grader draws the inputs from a seed the student's code never
+   sees (files it needs go into ``folder``); keys that start with ``_`` stay with the grader
+   (e.g. held-out data the verdict compares with);
+2. a probe, kernel-side source in ``grading/probes/<module>.py``: it calls the student's objects
+   on the challenge and returns plain data (``codec``);
+3. ``verdict(challenge, result)``: the grader judges the data and raises ``AssertionError`` with
+   a message for the student, or returns.
+
+The verdict never runs where student code ran, and the challenge is only known once the probe
+starts, so data that passes must have been computed by code that does the task. Under
+``nbgrader autograde`` the probe runs in the jailed kernel (``reference_solution.executor``);
+in a plain kernel (``nbgrader validate`` of the source, an instructor running the source
+notebook) :func:`run_in_process` runs the same three steps in one process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import secrets
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import codec
+
+__all__ = ["Check", "registry", "run_in_process", "judge", "runner_source", "message",
+           "CHECK_MODULES", "MAX_RESULT_BYTES"]
+
+PROBES_DIR = Path(__file__).resolve().parent / "probes"
+CHECK_MODULES = ("reference_solution.grading.wgan_dataset",
+                 "reference_solution.grading.wgan_networks",
+                 "reference_solution.grading.wgan_training",
+                 "reference_solution.grading.wgan_latent",
+                 "reference_solution.grading.wgan_scoring",
+                 "reference_solution.grading.score_matching_matcher",
+                 "reference_solution.grading.score_matching_training")
+MAX_RESULT_BYTES = 64 * 2**20  # a probe's data; more is refused unread
+MAX_MESSAGE = 600  # characters of a message that came from the student's kernel
+
+
+@dataclass(frozen=True)
+class Check:
+    """One hidden check; ``name`` is the grade id of the test cell that calls it."""
+
+    name: str  # reads as a sentence: what a right answer does
+    probe: str  # "<module>.<function>" in grading/probes/ (the module path may be absolute)
+    challenge: Callable[[np.random.Generator, Path], dict]  # trusted inputs; "_" keys stay here
+    verdict: Callable[[dict, dict], None]  # raises AssertionError for the student
+    seconds: float = 60.0  # wall-clock budget of the probe in the grading kernel
+
+    @property
+    def doc(self) -> str:
+        """The one-line description shown in feedback (first line of the verdict's docstring)."""
+        text = (self.verdict.__doc__ or self.name).strip()
+        return text.splitlines()[0].strip()
+
+    def probe_file(self) -> Path:
+        module, _ = self.probe.rsplit(".", 1)
+        path = Path(module) if module.endswith(".py") else PROBES_DIR / f"{module}.py"
+        return path
+
+    @property
+    def function(self) -> str:
+        return self.probe.rsplit(".", 1)[1]
+
+
+@lru_cache(maxsize=None)
+def registry(modules: tuple[str, ...] = CHECK_MODULES) -> dict[str, Check]:
+    """``{name: Check}`` from the ``CHECKS`` lists of ``modules`` (import paths)."""
+    found: dict[str, Check] = {}
+    for name in modules:
+        for check in importlib.import_module(name).CHECKS:
+            if check.name in found:
+                raise ValueError(f"two checks named {check.name!r}")
+            found[check.name] = check
+    return found
+
+
+@lru_cache(maxsize=None)
+def runner_source(probe_file: Path) -> str:
+    """The code executed in the grading kernel for a probe of ``probe_file``.
+
+    The codec, the probe support and the probe module are concatenated and executed in a fresh
+    namespace; ``_grading_main(user_ns, args)`` then runs one probe and writes its data.
+    """
+    parts = [Path(codec.__file__).read_text(), (PROBES_DIR / "support.py").read_text(),
+             Path(probe_file).read_text(), RUNNER_MAIN]
+    return "\n\n".join(p.replace("from __future__ import annotations\n", "") for p in parts)
+
+
+RUNNER_MAIN = '''
+def _grading_main(user_ns, args):
+    challenge = read(args["challenge"], args["max_challenge"])
+    try:
+        with quiet():
+            result = globals()[args["function"]](user_ns, challenge)
+        if not isinstance(result, dict):
+            raise ProbeFailure("the probe returned no data")
+    except ProbeFailure as exc:
+        result = {"failure": str(exc)}
+    except Exception as exc:  # noqa: BLE001
+        result = {"failure": f"{type(exc).__name__}: {exc}"}
+    try:
+        write(args["result"], result)
+    except CodecError as exc:
+        write(args["result"] + ".err", {"failure": f"the probe's data could not be sent: {exc}"})
+'''
+
+
+def kernel_code(check: Check, challenge_path: str, result_path: str) -> str:
+    """One statement for the grading kernel: run ``check``'s probe on the student's globals."""
+    args = {"challenge": challenge_path, "result": result_path, "function": check.function,
+            "max_challenge": 8 * MAX_RESULT_BYTES}
+    return (f"__grading_ns = {{}}\nexec({runner_source(check.probe_file())!r}, __grading_ns)\n"
+            f"__grading_ns['_grading_main'](globals(), {args!r})\ndel __grading_ns")
+
+
+def message(text) -> str:
+    """A string from the kernel made safe to show: printable, one paragraph, bounded."""
+    text = "".join(ch if ch.isprintable() or ch == "\n" else "?" for ch in str(text))
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + " ..."
+
+
+def prepare(check: Check, folder: Path, seed: int) -> tuple[dict, Path]:
+    """Draw the challenge into ``folder`` and write what the kernel may see; return both."""
+    inbox = folder / "in"
+    inbox.mkdir(parents=True, exist_ok=True)
+    challenge = check.challenge(np.random.default_rng(seed), inbox)
+    sent = {k: v for k, v in challenge.items() if not k.startswith("_")}
+    path = inbox / f"{check.name}-{secrets.token_hex(8)}.json"
+    codec.write(str(path), sent)
+    return challenge, path
+
+
+def judge(check: Check, challenge: dict, result_path: Path) -> None:
+    """Read the probe's data and apply the verdict; ``AssertionError`` says what is wrong."""
+    try:
+        result = codec.read(str(result_path), MAX_RESULT_BYTES)
+    except codec.CodecError as exc:
+        try:
+            result = codec.read(str(result_path) + ".err", 2**16)
+        except codec.CodecError:
+            raise AssertionError(f"no usable data came back from your code ({exc})") from None
+    if not isinstance(result, dict):
+        raise AssertionError("no usable data came back from your code")
+    if "failure" in result:
+        raise AssertionError(message(result["failure"]))
+    try:
+        check.verdict(challenge, result)
+    except AssertionError as exc:
+        raise AssertionError(message(exc)) from None
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise AssertionError(f"the data your code returned has an unexpected form "
+                             f"({type(exc).__name__}: {message(exc)})") from None
+
+
+def run_in_process(name: str, namespace: dict, seed: int | None = None,
+                   modules: tuple[str, ...] = CHECK_MODULES) -> None:
+    """Challenge, probe and verdict of check ``name`` in this process, on ``namespace``.
+
+    For plain kernels only (the instructor's source notebook, ``nbgrader validate``): the probe
+    runs next to whatever else runs here, so nothing is protected. Grading uses the executor.
+    """
+    check = registry(modules)[name]
+    seed = secrets.randbits(63) if seed is None else seed
+    with tempfile.TemporaryDirectory(prefix="check-") as tmp:
+        folder = Path(tmp)
+        challenge, challenge_path = prepare(check, folder, seed)
+        result_path = folder / "out.json"
+        scope: dict = {}
+        exec(runner_source(check.probe_file()), scope)  # noqa: S102 - our own probe source
+        scope["_grading_main"](namespace, {"challenge": str(challenge_path),
+                                           "result": str(result_path), "function": check.function,
+                                           "max_challenge": 8 * MAX_RESULT_BYTES})
+        judge(check, challenge, result_path)

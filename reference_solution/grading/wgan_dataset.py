@@ -1,0 +1,149 @@
+"""Hidden checks of Part 1 of ``wgan_anomalies``: the memory-mapped dataset ``DS``.
+
+Every check writes course files with random contents and random names into the grader's inbox
+(read-only for the kernel), so a right ``DS`` is the only way to return the right days.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..data_cache import synthetic_course_files
+from ..stratosphere import disk_mask
+from .protocol import Check
+
+GRADING_DATA = {"size": 32, "winters": 6, "seed": 0}  # the notebook's CPU/grading configuration
+MAPPED_DAYS, MAPPED_SIZE = 1024, 256  # 256 MB per file, sparse on disk
+MAPPED_HEADROOM = 96 * 2**20  # data memory DS may use on top of the kernel's (a file is 256 MB)
+
+
+def prepare_cache(folder: Path, assignment: str) -> None:
+    """Make the shared data of the notebook's grading configuration (before any kernel starts)."""
+    if assignment == "wgan_anomalies":
+        synthetic_course_files(**GRADING_DATA, root=folder)
+
+
+def _write(folder: Path, rng: np.random.Generator, n: int, size: int, *, gh_days: int | None = None,
+           mask_size: int | None = None, missing: str | None = None) -> dict:
+    tag = rng.integers(1 << 40)
+    names = {k: folder / f"{k}_{tag:x}.npy" for k in ("pv", "gh", "mask")}
+    pv = rng.random((n, size, size), dtype=np.float32)
+    gh = rng.random((gh_days or n, size, size), dtype=np.float32)
+    mask = disk_mask(mask_size or size)
+    for key, values in (("pv", pv), ("gh", gh), ("mask", mask)):
+        if key != missing:
+            np.save(names[key], values)
+    return {"pv": str(names["pv"]), "gh": str(names["gh"]), "mask": str(names["mask"]),
+            "_pv": pv, "_gh": gh, "_mask": mask}
+
+
+def items_challenge(rng: np.random.Generator, folder: Path) -> dict:
+    cases = []
+    for n, size in ((7, 16), (3, 32)):
+        case = _write(folder, rng, n, size)
+        case["days"] = sorted({0, n - 1, int(rng.integers(n))})
+        cases.append(case)
+    return {"cases": [{k: v for k, v in c.items() if not k.startswith("_")} for c in cases],
+            "_cases": cases}
+
+
+def ds_items_are_masked_two_channel_tensors(challenge: dict, result: dict) -> None:
+    """Items are float32 tensors of shape (2, H, W): pv then gh, zero outside the mask."""
+    for case, got in zip(challenge["_cases"], result["cases"]):
+        n, size = case["_pv"].shape[0], case["_pv"].shape[1]
+        assert got["len"] == n, f"len(ds) should be the number of days {n}, got {got['len']}"
+        mask = case["_mask"]
+        for day, kind, item in zip(case["days"], got["kinds"], got["items"]):
+            assert kind == "tensor", f"ds[{day}] should be a torch.Tensor, got {kind}"
+            assert item.shape == (2, size, size), (
+                f"one item should have shape (2, H, W) = {(2, size, size)}, got {tuple(item.shape)}")
+            assert item.dtype == np.float32, f"items should be float32, got {item.dtype}"
+            assert float(np.abs(item[:, mask == 0]).max()) == 0.0, "items should be zero outside the mask"
+            assert np.allclose(item[0], case["_pv"][day] * mask, atol=1e-6), (
+                "channel 0 should be pv of the same day, times the mask")
+            assert np.allclose(item[1], case["_gh"][day] * mask, atol=1e-6), (
+                "channel 1 should be gh of the same day, times the mask")
+        expected = 2 * np.stack([case["_pv"][0], case["_gh"][0]]) * mask
+        assert got["transformed"].shape == expected.shape and np.allclose(got["transformed"], expected, atol=1e-6), (
+            "the transform should be applied to the masked item")
+        for b, batch in zip((1, 3), got["batches"]):
+            want = [min(b, n), 2, size, size]
+            assert batch["kind"] == "tensor" and batch["shape"] == want, (
+                f"a DataLoader batch of {b} should be a tensor of shape {tuple(want)}, "
+                f"got {batch['kind']} {tuple(batch['shape'])}")
+
+
+def _sparse_npy(path: Path, shape: tuple[int, ...], days: dict[int, np.ndarray]) -> None:
+    """A ``.npy`` file of ``shape`` float32 whose days are zero (holes, no disk) except ``days``."""
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+    for day, values in days.items():
+        array[day] = values
+    array.flush()
+    del array
+
+
+def mapped_challenge(rng: np.random.Generator, folder: Path) -> dict:
+    tag = rng.integers(1 << 40)
+    days = sorted({0, MAPPED_DAYS - 1, int(rng.integers(1, MAPPED_DAYS - 1))})
+    shape = (MAPPED_DAYS, MAPPED_SIZE, MAPPED_SIZE)
+    values = {k: {d: rng.random(shape[1:], dtype=np.float32) for d in days} for k in ("pv", "gh")}
+    paths = {k: folder / f"{k}_{tag:x}.npy" for k in ("pv", "gh", "mask")}
+    for key in ("pv", "gh"):
+        _sparse_npy(paths[key], shape, values[key])
+    mask = disk_mask(MAPPED_SIZE)
+    np.save(paths["mask"], mask)
+    return {"pv": str(paths["pv"]), "gh": str(paths["gh"]), "mask": str(paths["mask"]), "days": days,
+            "headroom": MAPPED_HEADROOM, "_values": values, "_mask": mask}
+
+
+def ds_reads_files_memory_mapped(challenge: dict, result: dict) -> None:
+    """The data files are memory-mapped: files of 256 MB are read with less than 96 MB of memory."""
+    if "error" in result:
+        hint = (" (it ran out of memory: open the files with np.load(..., mmap_mode='r') and copy "
+                "out one day per item)") if "MemoryError" in result["error"] else ""
+        raise AssertionError(f"reading 3 days of two 256 MB files with at most 96 MB of memory "
+                             f"failed: {result['error']}{hint}")
+    assert result["limited"], "the memory limit of this check could not be set on this machine"
+    for day, item in zip(challenge["days"], result["items"]):
+        expected = np.stack([challenge["_values"]["pv"][day], challenge["_values"]["gh"][day]]) * challenge["_mask"]
+        assert item.shape == expected.shape and np.allclose(item, expected, atol=1e-6), (
+            f"ds[{day}] of the large files is not pv and gh of day {day}, masked")
+
+
+def refusals_challenge(rng: np.random.Generator, folder: Path) -> dict:
+    cases = [("valid files", _write(folder, rng, 4, 16)),
+             ("valid files of another size", _write(folder, rng, 2, 8)),
+             ("a missing pv file", _write(folder, rng, 4, 16, missing="pv")),
+             ("a missing mask file", _write(folder, rng, 4, 16, missing="mask")),
+             ("pv and gh with different numbers of days", _write(folder, rng, 4, 16, gh_days=5)),
+             ("a mask of the wrong shape", _write(folder, rng, 4, 16, mask_size=8))]
+    order = rng.permutation(len(cases))  # valid and invalid cases in a secret order
+    cases = [cases[i] for i in order]
+    return {"cases": [{k: v for k, v in c.items() if not k.startswith("_")} for _, c in cases],
+            "_cases": cases}
+
+
+def ds_rejects_missing_and_mismatched_files(challenge: dict, result: dict) -> None:
+    """A missing file, pv and gh of different shapes and a mask of the wrong shape raise clear errors."""
+    for (what, case), got in zip(challenge["_cases"], result["outcomes"]):
+        if what.startswith("valid"):
+            assert "error" not in got, f"DS should accept {what}, but raised {got.get('error')}"
+            expected = np.stack([case["_pv"][0], case["_gh"][0]]) * case["_mask"]
+            item = got["item"]
+            assert got["kind"] == "tensor" and item.shape == expected.shape and np.allclose(item, expected, atol=1e-6), (
+                f"on {what} ds[0] should be the masked pv and gh of day 0")
+            assert got["len"] == case["_pv"].shape[0], f"on {what} len(ds) is wrong"
+        else:
+            assert "error" in got, f"DS should raise an exception for {what}"
+
+
+CHECKS = [
+    Check("ds_items_are_masked_two_channel_tensors", "wgan_dataset.items", items_challenge,
+          ds_items_are_masked_two_channel_tensors, seconds=60),
+    Check("ds_reads_files_memory_mapped", "wgan_dataset.memory_mapped", mapped_challenge,
+          ds_reads_files_memory_mapped, seconds=60),
+    Check("ds_rejects_missing_and_mismatched_files", "wgan_dataset.refusals", refusals_challenge,
+          ds_rejects_missing_and_mismatched_files, seconds=60),
+]

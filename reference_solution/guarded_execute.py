@@ -1,0 +1,148 @@
+"""nbgrader's ``Execute`` that survives kernel death, unresponsive kernels and output floods.
+
+- kernel death (``os._exit``, a segfault, the OOM killer) no longer aborts the student's whole
+  notebook: the cell that was running and every later code cell get an error output
+  (``DeadKernelError``), so they earn 0 while the cells graded before keep their points;
+- a cell that times out is interrupted (nbgrader's default); if the kernel does not answer a
+  (silent, empty) execute request within ``unresponsive_grace`` seconds after the interrupt (SIGINT
+  ignored, a loop in C), the kernel is stopped and treated as dead, instead of every later cell
+  waiting out its own timeout;
+- output is capped *while it arrives* (``max_output_chars`` per cell), so a print loop cannot
+  fill the grader's memory before nbgrader's ``LimitOutput`` runs. Error outputs are never dropped
+  (dropping one would turn a failed test into a passed one).
+
+It also writes, per notebook, a JSON record of each code cell's seconds and outcome into the
+folder named by the environment variable ``AUTOGRADE_REPORT_DIR`` (set by the test harness,
+outside the student's folder), which the harness turns into its report and ``bench/`` into timings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from jupyter_client.utils import ensure_async
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+from nbformat.v4 import new_output
+from traitlets import Float, Integer
+
+from nbgrader.preprocessors import Execute
+
+__all__ = ["GuardedExecute", "error_output", "REPORT_DIR_ENV"]
+
+REPORT_DIR_ENV = "AUTOGRADE_REPORT_DIR"
+
+
+def error_output(ename: str, evalue: str, traceback: list[str] | None = None) -> NotebookNode:
+    """An error output, as a failing cell would show it."""
+    return new_output("error", ename=ename, evalue=evalue,
+                      traceback=traceback or [f"{ename}: {evalue}"])
+
+
+class GuardedExecute(Execute):
+    """nbgrader's ``Execute`` that survives kernel death, unresponsive kernels and output floods."""
+
+    max_output_chars = Integer(
+        200_000, help="Characters of output kept per cell while it runs; the rest is dropped."
+    ).tag(config=True)
+    unresponsive_grace = Float(
+        15.0, help="Seconds a kernel has to answer after a timeout's interrupt before it is stopped."
+    ).tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._dead: str | None = None
+        self._preprocess_started = time.monotonic()
+        self._records: list[dict] = []
+        self._out_chars: dict[int, int] = {}
+        self._truncated: set[int] = set()
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            self._write_record(resources)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        started = time.monotonic()
+        if self._dead is not None:
+            cell.outputs = [error_output("DeadKernelError", f"not run: {self._dead}")]
+            self._records.append({"index": index, "grade_id": grade_id, "seconds": 0.0,
+                                  "outcome": "not run"})
+            return cell, resources
+        outcome = "ok"
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except DeadKernelError as exc:
+            self._dead = f"the kernel died while running cell {index} ({grade_id or 'no grade id'}): {exc}"
+            cell.outputs.append(error_output("DeadKernelError", self._dead))
+            outcome = "died"
+        except CellTimeoutError as exc:  # IOPub timeout after an interrupt
+            cell.outputs.append(error_output("CellTimeoutError", str(exc).splitlines()[0]))
+            outcome = "timeout"
+        if outcome == "ok":
+            enames = [o.get("ename") for o in cell.outputs if o.get("output_type") == "error"]
+            if "CellTimeoutError" in enames:
+                outcome = "timeout"
+            elif "MemoryError" in enames:
+                outcome = "memory"
+            elif enames:
+                outcome = "error"
+        self._records.append({"index": index, "grade_id": grade_id,
+                              "seconds": round(time.monotonic() - started, 3), "outcome": outcome,
+                              "truncated": index in self._truncated})
+        return cell, resources
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        reply = await super()._async_handle_timeout(timeout, cell)
+        if not await self._kernel_answers(self.unresponsive_grace):
+            try:
+                await ensure_async(self.km.shutdown_kernel(now=True))
+            finally:
+                raise DeadKernelError(f"the kernel ignored the interrupt after a {timeout} s "
+                                      "timeout and was stopped")
+        return reply
+
+    async def _kernel_answers(self, grace: float) -> bool:
+        # an execute request, not kernel_info: ipykernel 7 answers kernel_info from another
+        # thread while the main thread is still stuck in the student's loop
+        msg_id = self.kc.execute("", silent=True, store_history=False)
+        deadline = time.monotonic() + grace
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=left))
+            except Exception:  # queue.Empty: no answer in time
+                return False
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return True
+        return False
+
+    def output(self, outs, msg, display_id, cell_index):
+        if msg["msg_type"] == "error":
+            return super().output(outs, msg, display_id, cell_index)
+        size = len(json.dumps(msg.get("content", {}), default=str))
+        used = self._out_chars.get(cell_index, 0)
+        if used + size > self.max_output_chars:
+            if cell_index not in self._truncated:
+                self._truncated.add(cell_index)
+                outs.append(new_output("stream", name="stdout", text=(
+                    f"\n... output truncated by the autograder (over {self.max_output_chars} "
+                    "characters in this cell) ...\n")))
+            return None
+        self._out_chars[cell_index] = used + size
+        return super().output(outs, msg, display_id, cell_index)
+
+    def _write_record(self, resources) -> None:
+        folder = os.environ.get(REPORT_DIR_ENV)
+        if not folder:
+            return
+        info = (resources or {}).get("nbgrader", {})
+        notebook, student = info.get("notebook", "notebook"), info.get("student", "student")
+        target = Path(folder) / student
+        target.mkdir(parents=True, exist_ok=True)
+        (target / f"{notebook}.json").write_text(json.dumps(
+            {"notebook": notebook, "cells": self._records, "kernel_died": self._dead,
+             "seconds": round(time.monotonic() - self._preprocess_started, 3)}, indent=1))
