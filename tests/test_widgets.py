@@ -149,6 +149,35 @@ def test_anomaly_without_truth_or_data(scores):
         explore_anomalies(np.array([0.1, np.nan]))
 
 
+def test_anomaly_detector_menu_switches_scores_at_the_same_workload(course, scores):
+    ds, _, events = course
+    rng = np.random.default_rng(5)
+    other = -3.0 * scores + 0.1 * rng.standard_normal(len(scores))  # an inverted, noisier detector
+    view = explore_anomalies({"good": scores, "bad": other}, ds, events, threshold=0.45)
+    assert view.detector.value == "good" and len(view.roc_axes.lines) == 2 + 2  # 2 curves, diagonal, point
+    view.threshold.value = 0.45
+    flagged = view.counts["anomalous"]
+    good_top, good_gallery = list(view.top_days), bytes(view.gallery_top.value)
+    view.detector.value = "bad"
+    assert view.counts["anomalous"] == flagged  # the same number of days flagged
+    t = view.threshold.value
+    assert view.threshold.min == pytest.approx(other.min()) and view.threshold.max == pytest.approx(other.max())
+    expected = detection_metrics(events["ssw"], other, t)
+    for name in ("precision", "recall", "roc_auc", "average_precision"):
+        assert view.metrics[name] == pytest.approx(expected[name]), name
+    assert view.metrics["detector"] == "bad" and view.label.value.startswith("bad: ")
+    assert list(view.top_days) == list(np.argsort(-other, kind="stable")[:6]) != good_top
+    assert bytes(view.gallery_top.value) != good_gallery
+    assert view.hist_axes.get_xlabel() == "score: bad"
+    view.detector.value = "good"
+    assert view.counts["anomalous"] == flagged and list(view.top_days) == good_top
+    assert explore_anomalies({"a": scores}, detector="a").detector is None  # one detector: no menu
+    with pytest.raises(ValueError, match="one score a day"):
+        explore_anomalies({"a": scores, "b": scores[:10]})
+    with pytest.raises(ValueError, match="not one of"):
+        explore_anomalies({"a": scores}, detector="z")
+
+
 # --- latent ---------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
