@@ -3,6 +3,7 @@
 Commands:
   make-data       write the synthetic stratosphere in the course's file format
   pipeline        the main job: data -> WGAN-GP -> classifier -> detection -> report
+  screenshots     the README's explorer screenshots from a finished pipeline run
   sync-support    copy course support modules next to the source notebooks
   release         regenerate release/<assignment> from source/ with nbgrader
   autograde-demo  autograde complete, partial and blank example submissions in a scratch course
@@ -34,13 +35,21 @@ def _pipeline(a: argparse.Namespace) -> int:
     from .pipeline import run_pipeline
 
     result = run_pipeline(a.out, preset=a.preset, data_dir=a.data, device=a.device,
-                          progress=not a.quiet)
+                          progress=not a.quiet, seed=a.seed)
     m = result.metrics
     print(f"report: {Path(a.out) / 'report'}  ({m['timings']['total_s']:.0f} s on {m['device']})")
     print(f"flagged {m['flagged_days']} of {m['days']} days (scheme {m['primary_scheme']}, "
           f"P > {m['threshold']})")
     for name, auc in (m.get("roc_auc_summary") or {}).items():
-        print(f"  ROC-AUC {name:>16}: {auc:.3f}" if auc is not None else f"  {name}: n/a")
+        print(f"  ROC-AUC {name:>22}: {auc:.3f}" if auc is not None else f"  {name}: n/a")
+    return 0
+
+
+def _screenshots(a: argparse.Namespace) -> int:
+    from .screenshots import write_screenshots
+
+    for path in write_screenshots(a.run, a.out, tuple(a.views)):
+        print(f"wrote {path}")
     return 0
 
 
@@ -85,13 +94,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pipeline", help="run the whole first assignment and write a report")
     p.add_argument("--out", type=Path, required=True, help="run folder (resumes if it exists)")
-    p.add_argument("--preset", choices=["quick", "full"], default="quick",
-                   help="quick: small CPU run (~10 min); full: 256 px for a GPU")
+    p.add_argument("--preset", choices=["quick", "medium", "full"], default="quick",
+                   help="quick: 32 px CPU run (under 10 min on 2 cores); medium: 64 px CPU run "
+                        "(about 30 min); full: 256 px for a GPU")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the synthetic data and of every training run (default: 0)")
     p.add_argument("--data", type=Path, default=None,
                    help="folder with the real course files (default: make synthetic data)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_pipeline)
+
+    p = sub.add_parser("screenshots", help="explorer screenshots from a finished pipeline run")
+    p.add_argument("--run", type=Path, default=Path("runs/quick"), help="pipeline run folder")
+    p.add_argument("--out", type=Path, default=Path("docs/screenshots"), help="output folder")
+    p.add_argument("--views", nargs="*", default=["dataset", "latent", "anomalies", "langevin"],
+                   choices=["dataset", "latent", "anomalies", "langevin"], help="views to render")
+    p.set_defaults(func=_screenshots)
 
     p = sub.add_parser("sync-support", help="copy support modules next to source notebooks")
     p.add_argument("--root", type=Path, default=REPO_ROOT, help="course root")

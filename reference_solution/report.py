@@ -2,8 +2,13 @@
 
 Figures (each a file a person would rather look at than read):
 ``samples_real_vs_generated.png``, ``wgan_losses.png``, ``classifier_losses.png``,
-``latent_norms.png``, ``score_histogram_<scheme>.png``, ``anomalies_gallery.png``,
-``normal_gallery.png`` and, with ground truth, ``u60_timeline.png``.
+``latent_norms.png`` (the schemes' norms against the chi density), ``latent_norms_inverted.png``
+(``|z*|`` and ``|E(x)|`` of the real days against it), ``score_histogram_<detector>.png``,
+``anomalies_gallery.png`` and ``normal_gallery.png`` (the seed's classifier),
+``anomalies_gallery_best.png`` (the best GAN detector) and, with ground truth,
+``u60_timeline.png``, ``detector_roc.png`` (every detector's ROC curve) and
+``missed_and_flagged.png`` (warmings the seed's classifier missed, non-warmings it flagged).
+``scores.npz`` holds every detector's score per day (for ``explore_anomalies`` and screenshots).
 """
 
 from __future__ import annotations
@@ -50,10 +55,16 @@ def write_anomalies_csv(path: Path, scores: np.ndarray, flagged: np.ndarray, tru
                             truth["event_type"][i], f"{float(truth['u60'][i]):.2f}"])
 
 
+def _gallery(ds, idx, truth, title: str, mask):
+    states = torch.stack([ds[int(i)] for i in idx]) if len(idx) else torch.zeros(0)
+    return plotting.state_grid(states, mask, labels=_day_labels(truth, idx), ncols=4, title=title)
+
+
 @torch.no_grad()
 def write_report(folder: Path, *, ds, gen, history, clf_histories, scores: dict, primary: str,
                  threshold: float, flagged: np.ndarray, truth, baselines: dict,
-                 latent_dim: int, seed: int = 0, gallery: int = 8) -> list[Path]:
+                 latent_dim: int, seed: int = 0, gallery: int = 8, flag_rate: float = 0.06,
+                 best: str | None = None) -> list[Path]:
     """Write every figure and ``anomalies.csv`` into ``folder``; returns the written paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -86,20 +97,45 @@ def write_report(folder: Path, *, ds, gen, history, clf_histories, scores: dict,
     norms["generator's N(0, I)"] = torch.randn(4000, latent_dim, generator=g).norm(dim=1).numpy()
     save(plotting.norm_histograms(norms, latent_dim, q), "latent_norms.png")
 
+    inverted = {name: scores[name] for name in ("inversion_latent_norm", "fanogan_latent_norm")
+                if name in scores}
+    if inverted:
+        save(plotting.norm_histograms({**{f"{k} (real days)": v for k, v in inverted.items()},
+                                       "z ~ N(0, I)": norms["generator's N(0, I)"]}, latent_dim, q),
+             "latent_norms_inverted.png")
+
     ssw = None if truth is None else np.asarray(truth["ssw"], dtype=bool)
-    for scheme, sc in scores.items():
-        save(plotting.score_histogram(sc, threshold, truth=ssw), f"score_histogram_{scheme}.png")
+    for name, sc in scores.items():
+        rule = threshold if name.startswith("classifier") else float(np.quantile(sc, 1 - flag_rate))
+        save(plotting.score_histogram(sc, rule, truth=ssw, xlabel=name), f"score_histogram_{name}.png")
 
     sc = scores[primary]
     top = flagged[np.argsort(-sc[flagged])][:gallery]
     calm = np.argsort(sc)[:gallery]
-    for name, idx, title in (("anomalies_gallery.png", top, f"most anomalous days ({primary})"),
-                             ("normal_gallery.png", calm, f"most normal days ({primary})")):
-        states = torch.stack([ds[int(i)] for i in idx]) if len(idx) else torch.zeros(0)
-        save(plotting.state_grid(states, mask, labels=_day_labels(truth, idx), ncols=4,
-                                 title=title), name)
+    save(_gallery(ds, top, truth, f"most anomalous days ({primary})", mask), "anomalies_gallery.png")
+    save(_gallery(ds, calm, truth, f"most normal days ({primary})", mask), "normal_gallery.png")
+    if best is not None and best in scores:
+        save(_gallery(ds, np.argsort(-scores[best])[:gallery], truth,
+                      f"most anomalous days ({best})", mask), "anomalies_gallery_best.png")
+    np.savez(folder / "scores.npz", **{**scores, **baselines})
+    written.append(folder / "scores.npz")
 
     if truth is not None:
+        save(plotting.roc_curves({**scores, **baselines}, ssw), "detector_roc.png")
+        # What the seed's classifier missed and what it flagged instead, at the common workload.
+        cut = float(np.quantile(sc, 1 - flag_rate))
+        missed = np.flatnonzero(ssw & (sc <= cut))
+        missed = missed[np.argsort(sc[missed])][:gallery // 2]
+        wrong = np.flatnonzero(~ssw & (sc > cut))
+        wrong = wrong[np.argsort(-sc[wrong])][:gallery // 2]
+        idx = np.concatenate([missed, wrong]).astype(int)
+        labels = [f"missed {lab}" for lab in _day_labels(truth, missed)] + \
+                 [f"flagged {lab}" for lab in _day_labels(truth, wrong)]
+        states = torch.stack([ds[int(i)] for i in idx]) if len(idx) else torch.zeros(0)
+        save(plotting.state_grid(states, mask, labels=labels, ncols=4,
+                                 title=f"{primary}: warmings missed (top row), non-warmings "
+                                       f"flagged (bottom row), top {flag_rate:.0%} flagged"),
+             "missed_and_flagged.png")
         fig, axes = plt.subplots(2, 1, figsize=(10, 4.5), sharex=True)
         days = np.arange(len(sc))
         axes[0].plot(days, truth["u60"], lw=0.6, color="k")
@@ -110,7 +146,8 @@ def write_report(folder: Path, *, ds, gen, history, clf_histories, scores: dict,
         axes[0].legend(fontsize=8, loc="upper right")
         axes[1].plot(days, sc, lw=0.6, label=f"GAN score ({primary})")
         axes[1].axhline(threshold, color="k", ls="--", lw=0.8)
-        for name, v in baselines.items():
+        extra = {best: scores[best]} if best is not None and best in scores else {}
+        for name, v in {**extra, **baselines}.items():
             span = np.ptp(v) or 1.0
             axes[1].plot(days, (v - v.min()) / span, lw=0.5, alpha=0.6, label=f"{name} (scaled)")
         axes[1].set_xlabel("day")

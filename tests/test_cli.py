@@ -25,7 +25,18 @@ def test_bad_input_exits_with_a_message_not_a_traceback(tmp_path, capsys):
 
 def test_every_command_has_help():
     parser = build_parser()
-    for command in ("make-data", "pipeline", "sync-support", "release", "autograde-demo"):
+    for command in ("make-data", "pipeline", "screenshots", "sync-support", "release",
+                    "autograde-demo"):
         with pytest.raises(SystemExit) as exit_:
             parser.parse_args([command, "--help"])
         assert exit_.value.code == 0
+
+
+def test_pipeline_takes_a_seed_and_the_medium_preset():
+    a = build_parser().parse_args(["pipeline", "--out", "x", "--preset", "medium", "--seed", "7"])
+    assert a.preset == "medium" and a.seed == 7
+
+
+def test_screenshots_of_a_missing_run_exit_with_a_message(tmp_path, capsys):
+    assert main(["screenshots", "--run", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
+    assert "pipeline --out" in capsys.readouterr().err

@@ -91,3 +91,18 @@ def test_detection_metrics_on_known_cases():
     assert none["roc_auc"] is None
     with pytest.raises(ValueError, match="NaN"):
         detection.detection_metrics(truth, np.array([np.nan, 0, 0, 1, 1]), 0.5)
+
+
+def test_pca_mahalanobis_is_the_standardised_distance_and_finds_the_extreme_day():
+    # Fitted on all days, each squared standardised coefficient averages (n - 1) / n exactly.
+    rng = np.random.default_rng(2)
+    n, size = 400, 8
+    modes = rng.random((3, 2, size, size))
+    coeffs = rng.standard_normal((n, 3)) * np.array([3.0, 1.0, 0.3])
+    days = 0.5 + 0.05 * np.einsum("nk,kcij->ncij", coeffs, modes)
+    d = detection.pca_mahalanobis(days[:, 0], days[:, 1], n_components=3, fit_days=n)
+    assert d.mean() == pytest.approx(3 * (n - 1) / n, rel=1e-6)
+    # An extreme value of the weakest mode: small in pixels (PCA error blind to it), far in law.
+    days[5] = 0.5 + 0.05 * np.einsum("k,kcij->cij", np.array([0.0, 0.0, 2.0]), modes)
+    d = detection.pca_mahalanobis(days[:, 0], days[:, 1], n_components=3, fit_days=n)
+    assert int(np.argmax(d)) == 5

@@ -6,16 +6,23 @@ import numpy as np
 import pytest
 
 from reference_solution.classifier import ClassifierConfig
+from reference_solution.detectors import BASELINES, GAN_DETECTORS, DetectorConfig
+from reference_solution.fanogan import FAnoGANConfig
+from reference_solution.inversion import InversionConfig
 from reference_solution.pipeline import PRESETS, Preset, run_pipeline
 from reference_solution.training import WGANConfig
 
 TINY = Preset(size=16, winters=3, width=8,
               wgan=WGANConfig(epochs=1, batch_size=32, max_steps_per_epoch=10, latent_dim=16),
-              classifier=ClassifierConfig(epochs=1, batches_per_epoch=4, batch_size=32, val_batches=1))
+              classifier=ClassifierConfig(epochs=1, batches_per_epoch=4, batch_size=32, val_batches=1),
+              detectors=DetectorConfig(fanogan=FAnoGANConfig(epochs=1, max_steps_per_epoch=4),
+                                       inversion=InversionConfig(steps=3)))
 
 FIGURES = ["samples_real_vs_generated.png", "wgan_losses.png", "classifier_losses.png",
-           "latent_norms.png", "score_histogram_ball.png", "score_histogram_gaussian.png",
-           "anomalies_gallery.png", "normal_gallery.png", "u60_timeline.png"]
+           "latent_norms.png", "latent_norms_inverted.png", "anomalies_gallery.png",
+           "normal_gallery.png", "anomalies_gallery_best.png", "u60_timeline.png",
+           "detector_roc.png", "missed_and_flagged.png"] + \
+    [f"score_histogram_{name}.png" for name in GAN_DETECTORS]
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +47,16 @@ def test_metrics_hold_measured_roc_auc_of_pipeline_and_baselines(tiny_run):
     assert m["ground_truth"] and m["days"] == 3 * 151
     for scheme in ("ball", "gaussian"):
         assert 0.0 <= m["gan"][scheme]["roc_auc"] <= 1.0
+    assert set(m["detectors"]) == set(GAN_DETECTORS) | set(BASELINES)
+    for name, d in m["detectors"].items():
+        assert 0.0 <= d["roc_auc"] <= 1.0, name
+        assert abs(d["flagged"] - 0.06 * 453) <= 3 or d["flagged"] < 0.06 * 453, name  # workload
+    assert m["detectors"]["classifier_gaussian"]["at_rule"]["threshold"] == 0.5
+    assert m["detectors"]["inversion_latent_norm"]["at_rule"]["threshold"] == pytest.approx(m["chi_p98"])
+    assert m["best_gan_detector"] in GAN_DETECTORS
+    with np.load(out / "report" / "scores.npz") as z:
+        assert set(z.files) == set(GAN_DETECTORS) | set(BASELINES)
+        assert all(len(z[k]) == 453 for k in z.files)
     for name in ("polar_cap_index", "wind_index", "pca_error"):
         assert 0.0 <= m["baselines"][name]["roc_auc"] <= 1.0
     # The wind index is (nearly) the quantity that defines an SSW: it must detect well.
@@ -70,3 +87,4 @@ def test_real_course_files_are_used_when_given(tiny_run, tmp_path):
 
 def test_presets_are_well_formed():
     assert PRESETS["full"].size == 256 and PRESETS["quick"].size <= 64
+    assert PRESETS["medium"].size == 64
