@@ -26,7 +26,7 @@ import nbformat
 PACKAGE_DIR = Path(__file__).resolve().parent
 SUPPORT_PACKAGE = "coursekit"
 SUPPORT_MODULES: dict[str, tuple[str, ...]] = {
-    "wgan_anomalies": ("course_files", "warmings", "stratosphere", "plotting", "widgets",
+    "wgan_anomalies": ("course_files", "warmings", "stratosphere", "data_cache", "plotting", "widgets",
                        "explorers_data", "explorers_models"),
     "score_matching": ("plotting", "widgets", "explorers_data", "explorers_models"),
 }

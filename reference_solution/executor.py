@@ -145,6 +145,9 @@ class GradingExecute(GuardedExecute):
         try:
             self._jail = self._make_jail(resources or {})
             return super().preprocess(nb, resources, km)
+        except Exception:
+            self._log_kernel_output()
+            raise
         finally:
             self._watchdog_stop.set()
             for index, outputs in self._graded.items():  # nothing the kernel sent later counts
@@ -152,6 +155,12 @@ class GradingExecute(GuardedExecute):
             if getattr(self, "_jail", None) is not None:
                 self._jail.remove_cgroups()
             shutil.rmtree(self._base, ignore_errors=True)
+
+    def _log_kernel_output(self) -> None:
+        log = self._base / "kernel.log"
+        if log.is_file():
+            tail = log.read_bytes()[-3000:].decode(errors="replace")
+            self.log.error("kernel output of %s/%s:\n%s", self._student, self._notebook, tail)
 
     def _make_jail(self, resources: dict) -> Jail:
         use_bwrap = self.sandbox == "bwrap" or (self.sandbox == "auto" and availability()[0])

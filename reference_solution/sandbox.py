@@ -180,12 +180,14 @@ class Jail:
             args += ["--remount-ro", str(folder)]
         for folder in self.hidden:  # again: a package inside a re-exposed site-packages
             folder = Path(folder).resolve()
-            if folder.exists() and any(_under(folder, p) for p in python):
+            if folder.is_dir() and any(_under(folder, p) for p in python):
                 args += ["--tmpfs", str(folder), "--remount-ro", str(folder)]
+        empty = self.inbox.parent / "empty"  # outside every writable folder of the jail
+        empty.touch()
         files = [Path(h) for h in self.hidden if Path(h).is_file()]
         for secret in [Path("/etc/shadow"), Path("/etc/gshadow"), *files]:
             if secret.exists():
-                args += ["--ro-bind", "/dev/null", str(secret)]
+                args += ["--ro-bind", str(empty), str(secret)]
         for host, inside in self.readonly.items():
             args += ["--ro-bind", str(host), inside]
         args += ["--bind", str(self.workdir), self.cwd_inside,

@@ -19,9 +19,12 @@ notebook) :func:`run_in_process` runs the same three steps in one process.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import secrets
+import signal
 import tempfile
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -162,12 +165,39 @@ def judge(check: Check, challenge: dict, result_path: Path) -> None:
                              f"({type(exc).__name__}: {message(exc)})") from None
 
 
+class _TimeUp(BaseException):
+    """Raised by the alarm of :func:`run_in_process` (not an ``Exception``: nothing eats it)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None, what: str):
+    usable = seconds and hasattr(signal, "setitimer") \
+        and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise _TimeUp
+
+    old = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _TimeUp:
+        raise AssertionError(f"{what} took longer than {seconds:.0f} s, the time limit of this check") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def run_in_process(name: str, namespace: dict, seed: int | None = None,
-                   modules: tuple[str, ...] = CHECK_MODULES) -> None:
+                   modules: tuple[str, ...] = CHECK_MODULES, seconds: float | None = None) -> None:
     """Challenge, probe and verdict of check ``name`` in this process, on ``namespace``.
 
-    For plain kernels only (the instructor's source notebook, ``nbgrader validate``): the probe
-    runs next to whatever else runs here, so nothing is protected. Grading uses the executor.
+    For plain kernels only (the instructor's source notebook, ``nbgrader validate``, tests): the
+    probe runs next to whatever else runs here, so nothing is protected. Grading uses the
+    executor. ``seconds``: the probe's time limit (default the check's own; main thread only).
     """
     check = registry(modules)[name]
     seed = secrets.randbits(63) if seed is None else seed
@@ -177,7 +207,8 @@ def run_in_process(name: str, namespace: dict, seed: int | None = None,
         result_path = folder / "out.json"
         scope: dict = {}
         exec(runner_source(check.probe_file()), scope)  # noqa: S102 - our own probe source
-        scope["_grading_main"](namespace, {"challenge": str(challenge_path),
-                                           "result": str(result_path), "function": check.function,
-                                           "max_challenge": 8 * MAX_RESULT_BYTES})
+        with _time_limit(seconds or check.seconds, "your code"):
+            scope["_grading_main"](namespace, {"challenge": str(challenge_path),
+                                               "result": str(result_path), "function": check.function,
+                                               "max_challenge": 8 * MAX_RESULT_BYTES})
         judge(check, challenge, result_path)
