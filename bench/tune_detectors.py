@@ -32,9 +32,12 @@ from reference_solution.training import WGANConfig, train_wgan
 from reference_solution.wgan import Discriminator, Generator
 
 
-def auc(truth, s):
+def auc(truth, s, rate: float = 0.08):
+    """ROC-AUC, AP, and the hits among the top ``rate`` share of days (the notebook's rule)."""
+    flagged = s > np.quantile(s, 1 - rate)
     return {"auc": round(float(roc_auc_score(truth, s)), 4),
-            "ap": round(float(average_precision_score(truth, s)), 4)}
+            "ap": round(float(average_precision_score(truth, s)), 4),
+            "hits": f"{int((flagged & truth).sum())}/{int(flagged.sum())}"}
 
 
 def main() -> None:
@@ -48,11 +51,15 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--decay", type=float, default=0.9)
+    ap.add_argument("--latent-dim", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--inversion", default="adam:0.05:50",
                     help="comma list of optimizer:lr:steps[:init] (init zeros|encoder)")
-    ap.add_argument("--fanogan-epochs", type=int, default=10)
-    ap.add_argument("--subset", type=int, default=1000, help="non-SSW days in the inversion subset")
+    ap.add_argument("--fanogan-epochs", type=int, default=5)
+    ap.add_argument("--subset", type=int, default=1000,
+                    help="non-SSW days in the inversion subset (-1: invert every day)")
+    ap.add_argument("--clf-epochs", type=int, default=8)
+    ap.add_argument("--clf-batches", type=int, default=32)
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -67,9 +74,10 @@ def main() -> None:
     val_idx, train_idx = perm[:n_val], perm[n_val:]
     cfg = WGANConfig(epochs=a.epochs, batch_size=a.batch, n_critic=a.n_critic, lr_generator=a.lr,
                      lr_critic=a.lr, betas=(0.5, 0.9), lr_decay=a.decay, seed=a.seed,
+                     latent_dim=a.latent_dim,
                      val_fraction=0.0)
     torch.manual_seed(a.seed)
-    G = Generator(128, a.size, a.width)
+    G = Generator(a.latent_dim, a.size, a.width)
     D = Discriminator(a.size, a.width)
     t = time.perf_counter()
     hist = train_wgan(G, D, TensorDataset(X[train_idx]), cfg, mask=mask,
@@ -80,7 +88,7 @@ def main() -> None:
     G.eval()
     D.eval()
     with torch.no_grad():
-        fake = G(torch.randn(2000, 128, generator=torch.Generator().manual_seed(1))) * mask
+        fake = G(torch.randn(2000, a.latent_dim, generator=torch.Generator().manual_seed(1))) * mask
     real_val = X[val_idx]
     out["swd_generated_vs_heldout"] = sliced_wasserstein(fake[:len(real_val)], real_val)
     out["swd_train_vs_heldout"] = sliced_wasserstein(X[train_idx][:len(real_val)], real_val)
@@ -92,7 +100,8 @@ def main() -> None:
     for scheme in ("gaussian", "ball"):
         t = time.perf_counter()
         clf = Classifier(a.size, a.width)
-        h = train_classifier(G, clf, ClassifierConfig(epochs=8, batches_per_epoch=32, batch_size=64,
+        h = train_classifier(G, clf, ClassifierConfig(epochs=a.clf_epochs, batches_per_epoch=a.clf_batches,
+                                                      batch_size=64,
                                                       scheme=scheme, seed=a.seed), mask=mask,
                              progress=False)
         clf.eval()
@@ -102,12 +111,14 @@ def main() -> None:
                                        "flagged_at_0.5": int((p > 0.5).sum()),
                                        "s": round(time.perf_counter() - t, 1)}
     # Critic.
+    t = time.perf_counter()
     dx = critic_scores(D, X)
+    out["critic_s"] = round(time.perf_counter() - t, 2)
     out["critic_plus"], out["critic_minus"] = auc(ssw, dx), auc(ssw, -dx)
     # f-AnoGAN.
     t = time.perf_counter()
     torch.manual_seed(a.seed)
-    E = Encoder(128, a.size, a.width)
+    E = Encoder(a.latent_dim, a.size, a.width)
     fh = train_encoder(E, G, D, TensorDataset(X), FAnoGANConfig(epochs=a.fanogan_epochs, seed=a.seed),
                        mask=mask)
     fs = fanogan_scores(E, G, D, X, mask=mask)
@@ -116,8 +127,8 @@ def main() -> None:
                       "loss": [round(v, 5) for v in fh.loss], "s": round(time.perf_counter() - t, 1)}
     # Inversion on a subset (all SSW days + random others; AUC does not depend on the class ratio).
     rng = np.random.default_rng(a.seed)
-    sub = np.sort(np.concatenate([np.flatnonzero(ssw), rng.choice(np.flatnonzero(~ssw), a.subset,
-                                                                     replace=False)]))
+    sub = np.arange(len(X)) if a.subset < 0 else np.sort(np.concatenate(
+        [np.flatnonzero(ssw), rng.choice(np.flatnonzero(~ssw), a.subset, replace=False)]))
     feats = critic_features(D)
     for spec in a.inversion.split(","):
         parts = spec.split(":")

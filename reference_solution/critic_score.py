@@ -84,17 +84,28 @@ def critic_scores(critic: nn.Module, dataset, batch_size: int = 256,
 def critic_features(critic: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     """``f``: ``(B, 2, S, S) -> (B, F)``, the critic's input to its final linear layer.
 
-    Uses ``critic.features`` (the course's ``Discriminator``); a critic without it must be a
-    ``nn.Sequential`` whose last module is the scoring layer.
+    Uses ``critic.features`` when the critic has it (the course's ``Discriminator``), all but the
+    last module of a ``nn.Sequential``, and otherwise the input of the critic's last
+    ``nn.Linear``, caught by a hook during a forward pass (any student's critic that ends in one).
     """
     body = getattr(critic, "features", None)
-    if body is None:
-        if not isinstance(critic, nn.Sequential) or len(critic) < 2:
-            raise TypeError("critic_features needs a critic with a .features module or a "
-                            f"nn.Sequential ending in its scoring layer; found {type(critic).__name__}")
-        body = critic[:-1]
+    if isinstance(body, nn.Module):
+        return lambda x: body(x).flatten(1)  # (B, F)
+    if isinstance(critic, nn.Sequential) and len(critic) >= 2:
+        return lambda x: critic[:-1](x).flatten(1)
+    linears = [m for m in critic.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise TypeError("critic_features needs a critic with a .features module, a nn.Sequential "
+                        f"or a final nn.Linear layer; found {type(critic).__name__} without one")
+    last = linears[-1]
 
     def f(x: torch.Tensor) -> torch.Tensor:
-        return body(x).flatten(1)  # (B, F)
+        caught = []
+        handle = last.register_forward_pre_hook(lambda module, args: caught.append(args[0]))
+        try:
+            critic(x)
+        finally:
+            handle.remove()
+        return caught[-1].flatten(1)  # (B, F)
 
     return f

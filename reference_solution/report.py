@@ -133,8 +133,8 @@ def write_report(folder: Path, *, ds, gen, history, clf_histories, scores: dict,
                  [f"flagged {lab}" for lab in _day_labels(truth, wrong)]
         states = torch.stack([ds[int(i)] for i in idx]) if len(idx) else torch.zeros(0)
         save(plotting.state_grid(states, mask, labels=labels, ncols=4,
-                                 title=f"{primary}: warmings missed (top row), non-warmings "
-                                       f"flagged (bottom row), top {flag_rate:.0%} flagged"),
+                                 title=f"{primary}, top {flag_rate:.0%} of days flagged: the "
+                                       "warmings it missed and the other days it flagged"),
              "missed_and_flagged.png")
         fig, axes = plt.subplots(2, 1, figsize=(10, 4.5), sharex=True)
         days = np.arange(len(sc))

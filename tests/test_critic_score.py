@@ -66,7 +66,25 @@ def test_features_feed_the_scoring_head_of_the_course_critic():
     seq, lin = _linear_critic(2)
     torch.testing.assert_close(critic_features(seq)(x[:, :, :2, :2]), x[:, :, :2, :2].flatten(1))
     with pytest.raises(TypeError, match="features"):
-        critic_features(nn.Linear(3, 1))
+        critic_features(nn.Conv2d(2, 1, 3))
+
+
+def test_features_of_a_critic_without_a_features_module_come_from_its_last_linear_layer():
+    class Critic(nn.Module):  # a student's layout: other names, the head inside forward
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(2, 3, 4, stride=2, padding=1)
+            self.out = nn.Linear(3 * 4 * 4, 1)
+
+        def forward(self, x):
+            return self.out(torch.relu(self.conv(x)).reshape(len(x), -1))
+
+    critic = Critic()
+    x = torch.rand(5, 2, 8, 8)
+    with torch.no_grad():
+        feats = critic_features(critic)(x)
+        torch.testing.assert_close(feats, torch.relu(critic.conv(x)).reshape(5, -1))
+    assert not critic.out._forward_pre_hooks  # the hook is removed again
 
 
 def test_batched_states_keeps_order_and_accepts_tensor_datasets():
