@@ -156,10 +156,62 @@ def norm_histograms(norms: dict[str, np.ndarray], n_dims: int, radius_inner: flo
     return fig
 
 
+def roc_curves(scores: dict, truth, title: str = "ROC curves against the ground truth"):
+    """Every named score's ROC curve on one axes, with its ROC-AUC in the legend (best first)."""
+    from .comparison import roc_auc, roc_curve  # only the wgan assignment ships it
+
+    fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    aucs = {name: roc_auc(truth, s) for name, s in scores.items()}
+    for k, name in enumerate(sorted(aucs, key=aucs.get, reverse=True)):
+        fpr, tpr = roc_curve(truth, scores[name])
+        ax.plot(fpr, tpr, lw=1.2, color=f"C{k % 10}", ls="-" if k < 10 else "--",
+                label=f"{name} ({aucs[name]:.3f})")
+    ax.plot([0, 1], [0, 1], color="0.6", ls=":", lw=0.8)
+    ax.set(xlabel="false positive rate", ylabel="recall (true positive rate)", xlim=(0, 1),
+           ylim=(0, 1.01), title=title)
+    ax.title.set_fontsize(9)
+    ax.legend(fontsize=6.5, loc="lower right", title="ROC-AUC", title_fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def detector_summary(table: dict[str, dict[str, dict]], metric: str = "roc_auc",
+                     title: str | None = None):
+    """Horizontal bars of ``metric`` per detector with its range over seeds, one group a preset.
+
+    ``table[preset][detector]`` holds ``{"mean": m, "min": a, "max": b}`` (e.g. the bench's
+    summary); bars show the mean, whiskers the range.
+    """
+    presets = list(table)
+    names = list(dict.fromkeys(n for preset in presets for n in table[preset]))
+    fig, ax = plt.subplots(figsize=(7.0, 0.32 * len(names) * len(presets) + 1.2))
+    height = 0.8 / len(presets)
+    for k, preset in enumerate(presets):
+        y = np.arange(len(names)) + (k - (len(presets) - 1) / 2) * height
+        rows = [table[preset].get(n) for n in names]
+        mean = np.array([r["mean"] if r else np.nan for r in rows])
+        lo = np.array([r["mean"] - r["min"] if r else 0 for r in rows])
+        hi = np.array([r["max"] - r["mean"] if r else 0 for r in rows])
+        ax.barh(y, mean, height=height * 0.9, xerr=[lo, hi], color=f"C{k}", alpha=0.8,
+                error_kw={"lw": 1, "capsize": 2}, label=preset)
+    ax.set_yticks(np.arange(len(names)), names, fontsize=8)
+    ax.invert_yaxis()
+    if metric == "roc_auc":
+        ax.axvline(0.5, color="0.5", ls=":", lw=1)
+        ax.axvline(0.9, color="tab:green", ls="--", lw=0.8)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(f"{metric} (bar: mean over seeds, whiskers: range)")
+    ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def close(fig) -> None:
     """Release a figure's memory (figures made in loops should be closed)."""
     plt.close(fig)
 
 
 __all__ = ["draw_state", "state_grid", "real_vs_generated", "loss_curves", "score_histogram",
-           "norm_histograms", "close"]
+           "norm_histograms", "roc_curves", "detector_summary", "close"]
