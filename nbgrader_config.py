@@ -16,9 +16,11 @@ HERE = Path(__file__).resolve().parent
 
 c.CourseDirectory.course_id = "generative-models"
 c.CourseDirectory.root = str(HERE)
-# files under source/<assignment>/ that students must not receive
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.db",
-                            "runs", "checkpoints", "data_synthetic_*"]
+# The exchange where release_assignment / fetch / submit / collect meet. Course-local by default
+# (one user, a laptop, CI). On a JupyterHub with many users set a shared folder instead, e.g.
+# c.Exchange.root = "/srv/nbgrader/exchange" (created once by root with mode 0777 and the sticky
+# bit, as nbgrader's documentation describes), in this file or in /etc/jupyter/nbgrader_config.py.
+c.Exchange.root = str(HERE / "exchange")
 
 # Students replace each solution region with this stub.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
@@ -46,11 +48,15 @@ c.OverwriteCells.add_missing_cells = False
 # The instructor package is imported from this course folder first (never another checkout).
 sys.path.insert(0, str(HERE))
 try:
+    from reference_solution.course import IGNORED_PATTERNS
     from reference_solution.executor import GradingExecute
 except ImportError as exc:  # pragma: no cover - a course copy without the instructor package
     raise RuntimeError(f"nbgrader_config.py: the instructor package is needed to grade ({exc})")
 finally:
     sys.path.remove(str(HERE))
+
+# files under source/<assignment>/ that students must not receive (what runs leave there)
+c.CourseDirectory.ignore = list(IGNORED_PATTERNS)
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests,  # noqa: E402

@@ -1,0 +1,135 @@
+"""The jail of a grading kernel, probed from inside by a Python process started like the kernel.
+
+Needs Debian's ``bubblewrap`` (``.ci/run`` installs it); without it the jailed cases are skipped
+with the reason and the unjailed fallback is still tested.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reference_solution import sandbox
+from reference_solution.sandbox import Jail, Limits
+
+REPO = Path(__file__).resolve().parents[1]
+JAILED = pytest.mark.skipif(not sandbox.availability()[0], reason=f"no jail here: {sandbox.availability()[1]}")
+
+PROBE = r"""
+import json, os, resource, socket, sys
+out = {}
+def attempt(key, fn):
+    try:
+        out[key] = ["ok", fn()]
+    except BaseException as exc:
+        out[key] = ["error", type(exc).__name__]
+attempt("import_package", lambda: __import__("reference_solution") and "imported")
+attempt("list_course", lambda: sorted(os.listdir(sys.argv[1])))
+attempt("write_course", lambda: open(os.path.join(sys.argv[1], "pwned"), "w").write("x"))
+attempt("write_root", lambda: open("/pwned", "w").write("x"))
+attempt("write_home", lambda: open(os.path.expanduser("~/note"), "w").write("x"))
+attempt("write_cwd", lambda: open("note.txt", "w").write("x"))
+attempt("write_outbox", lambda: open(os.path.join(sys.argv[2], "r.json"), "w").write("{}"))
+attempt("write_inbox", lambda: open(os.path.join(sys.argv[3], "c.json"), "w").write("{}"))
+attempt("network", lambda: socket.create_connection(("1.1.1.1", 53), timeout=2) and "connected")
+attempt("processes", lambda: len([p for p in os.listdir("/proc") if p.isdigit()]))
+attempt("raise_data_limit", lambda: resource.setrlimit(resource.RLIMIT_DATA, (resource.RLIM_INFINITY,) * 2))
+attempt("data_limit", lambda: resource.getrlimit(resource.RLIMIT_DATA)[1])
+attempt("shadow", lambda: len(open("/etc/shadow").read()))
+attempt("cwd", os.getcwd)
+attempt("env_has_course", lambda: any(sys.argv[1] in v for v in os.environ.values()))
+print(json.dumps(out))
+"""
+
+
+def run_probe(tmp_path: Path, use_bwrap: bool) -> tuple[dict, Jail]:
+    course_root = tmp_path / "course"
+    (course_root / "source").mkdir(parents=True)
+    (course_root / "gradebook.db").write_text("grades")
+    base = tmp_path / "grading"
+    folders = {name: base / name for name in ("work", "in", "out", "sockets")}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+    jail = Jail(workdir=folders["work"], inbox=folders["in"], outbox=folders["out"],
+                sockets=folders["sockets"], hidden=[course_root, REPO / "reference_solution", REPO],
+                limits=Limits(memory_bytes=2 * 2**30, processes=64), use_bwrap=use_bwrap)
+    cmd = jail.command([sys.executable, "-c", PROBE, str(course_root), str(folders["out"]),
+                        str(folders["in"])])
+    done = subprocess.run(cmd, cwd=folders["work"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1]), jail
+
+
+@JAILED
+def test_jail_hides_the_course_and_the_instructor_package(tmp_path):
+    out, jail = run_probe(tmp_path, use_bwrap=True)
+    assert out["import_package"][0] == "error"
+    assert out["list_course"] == ["ok", []]  # an empty, read-only folder stands in for the course
+    assert out["write_course"][0] == "error" and out["write_root"][0] == "error"
+    assert not (tmp_path / "course" / "pwned").exists()
+    assert out["env_has_course"] == ["ok", False]
+    assert out["shadow"] in (["ok", 0], ["error", "PermissionError"])
+
+
+@JAILED
+def test_jail_allows_only_its_own_folders_and_no_network(tmp_path):
+    out, jail = run_probe(tmp_path, use_bwrap=True)
+    for key in ("write_home", "write_cwd", "write_outbox"):
+        assert out[key][0] == "ok", key
+    assert out["write_inbox"][0] == "error"  # challenges are read-only in the jail
+    assert out["network"][0] == "error"
+    assert out["cwd"] == ["ok", jail.cwd_inside]
+    assert (tmp_path / "grading" / "work" / "note.txt").is_file()
+
+
+@JAILED
+def test_jail_limits_hold_and_cannot_be_raised(tmp_path):
+    out, _ = run_probe(tmp_path, use_bwrap=True)
+    assert out["data_limit"] == ["ok", 2 * 2**30]
+    assert out["raise_data_limit"][0] == "error"
+    assert out["processes"][0] == "ok" and out["processes"][1] < 10  # its own PID namespace
+
+
+@JAILED
+def test_fork_bomb_stops_at_the_process_limit(tmp_path):
+    work, inbox, outbox, sockets = (tmp_path / n for n in ("w", "i", "o", "s"))
+    for folder in (work, inbox, outbox, sockets):
+        folder.mkdir()
+    jail = Jail(workdir=work, inbox=inbox, outbox=outbox, sockets=sockets,
+                limits=Limits(processes=32), use_bwrap=True)
+    jail.create_cgroups()
+    bomb = ("import os, time\nn = 0\nfor _ in range(200):\n    try:\n        if os.fork() == 0:\n"
+            "            time.sleep(5); os._exit(0)\n        n += 1\n    except OSError:\n        break\nprint(n)")
+    try:
+        done = subprocess.run(jail.command([sys.executable, "-c", bomb]), cwd=work, capture_output=True,
+                              text=True, timeout=60)
+    finally:
+        jail.remove_cgroups()
+    if not jail_limits_processes():
+        pytest.skip("neither a pids cgroup nor RLIMIT_NPROC applies here (root without cgroups)")
+    assert int(done.stdout.strip().splitlines()[-1]) < 32, done.stdout + done.stderr
+
+
+def jail_limits_processes() -> bool:
+    return os.geteuid() != 0 or any(Path("/sys/fs/cgroup/pids").glob("cgroup.procs"))
+
+
+def test_without_bwrap_the_limits_still_apply_and_the_warning_says_so(tmp_path):
+    out, jail = run_probe(tmp_path, use_bwrap=False)
+    assert out["data_limit"] == ["ok", 2 * 2**30]
+    assert out["cwd"] == ["ok", str(tmp_path / "grading" / "work")]
+    assert "NO SANDBOX" in sandbox.UNPROTECTED and "gradebook" in sandbox.UNPROTECTED
+
+
+def test_environment_of_the_kernel_names_no_grader_path(tmp_path):
+    work = tmp_path / "w"
+    jail = Jail(workdir=work, inbox=tmp_path / "i", outbox=tmp_path / "o", sockets=tmp_path / "s")
+    env = jail.environment()
+    assert env["HOME"] == sandbox.JAIL_HOME and env["MPLBACKEND"].endswith("backend_inline")
+    assert not any(str(REPO) in v for v in env.values())
+    assert os.environ.get("HOME", "") not in env.values() or os.environ.get("HOME") == sandbox.JAIL_HOME
