@@ -1,0 +1,633 @@
+"""Pass rates of the stochastic hidden checks over many grader seeds.
+
+A grader draws a secret seed per student, so every stochastic check must pass a right answer
+and fail a catalogued bug whatever the seed. For each stochastic check of ``wgan_anomalies``
+and ``score_matching`` this bench runs, over the same list of seeds:
+
+- the reference solution and the VALID alternatives (``tests/grading/mutants_*.py``) of the
+  cells the check exercises (an alternative of another cell leaves every object the probe uses
+  identical to the reference's, hence the same figures): they must pass;
+- the mutants that list the check in ``expected_failing``, and for the convergence checks the
+  broken trainers listed in ``may_fail`` (``BROKEN_TRAINERS``): they must fail;
+
+through the same challenge -> probe -> verdict path as grading (``protocol.prepare``, the probe
+source, ``protocol.judge``), in process, on one torch thread (the full-size check uses what its
+configuration says). Besides pass/fail it records the figures the verdict compares with their
+bars, and prints per case the distribution (mean, sd, min, max) and an estimated tail
+probability of landing on the wrong side of the bar:
+
+- ``normal``: a normal law fitted to the seeds' values (mean, sd), ``P(wrong side)``;
+- ``p-value``: for a p-value compared with ``P_MIN`` on a right answer, the exact bound
+  ``P(p < P_MIN) <= P_MIN`` (Bonferroni-corrected p-values are valid p-values); for bugs the
+  normal law of ``log10 p``.
+
+A case's tail is the union bound over its bars for cases that must pass, and the smallest
+per-bar probability of passing for cases that must fail (a bug passes only if it clears every
+bar). Margins are in sd of the seeds' distribution: ``(bar - mean) / sd``.
+
+Results are cached line by line (JSONL, keyed by check, case, seed and a fingerprint of the check's
+sources and of the cells), so a run can be stopped and resumed, or split over processes with
+``--shard i/k`` (appends are atomic lines).
+
+Run (heavy: under ``nice -n 19``)::
+
+    python bench/bench_check_pass_rates.py                      # every check, 50 seeds
+    python bench/bench_check_pass_rates.py --checks training_converges_at_cpu_scale --seeds 50
+    python bench/bench_check_pass_rates.py --json runs/pass_rates/results.json --report-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import hashlib
+import inspect
+import io
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import NormalDist
+from typing import Callable
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "grading"))
+
+import mutants_score_matching as msm  # noqa: E402
+import mutants_wgan as mw  # noqa: E402
+
+from reference_solution.grading import codec, protocol  # noqa: E402
+from reference_solution.grading import score_matching_matcher as smm  # noqa: E402
+from reference_solution.grading import wgan_training as wtr  # noqa: E402
+from reference_solution.grading.statistics import (P_MIN, direction_uniformity_pvalue,  # noqa: E402
+                                                   ks_uniform_pvalue, norm_law_pvalue)
+from reference_solution.notebook_namespace import build_namespace, solution_cells  # noqa: E402
+from reference_solution.submissions import apply_mutation  # noqa: E402
+
+FIRST_SEED = 1000  # seeds are FIRST_SEED, FIRST_SEED + 1, ...
+CACHE = REPO / "runs" / "pass_rates" / "cache.jsonl"
+MUTANT_SECONDS = 5.0  # probe limit for bugs of cheap checks (a right answer takes < 2 s; some bugs never end)
+NORMAL = NormalDist()
+
+
+# ---- figures: the numbers each verdict compares, with its bars ---------------------------------
+
+@dataclass(frozen=True)
+class Figure:
+    value: float
+    op: str  # "<", ">", "<=", ">=", "|<|" (absolute value below), "in" (limit is (low, high))
+    limit: float | tuple
+    kind: str = "normal"  # or "p-value" (value is log10 p, limit log10 P_MIN)
+
+    def passes(self) -> bool:
+        v = self.value
+        if not math.isfinite(v):
+            return False
+        if self.op == "<":
+            return v < self.limit
+        if self.op == ">":
+            return v > self.limit
+        if self.op == "<=":
+            return v <= self.limit
+        if self.op == ">=":
+            return v >= self.limit
+        if self.op == "|<|":
+            return abs(v) < self.limit
+        low, high = self.limit
+        return (low is None or v >= low) and (high is None or v <= high)
+
+
+def _log10p(p: float) -> float:
+    return math.log10(max(float(p), 1e-300))
+
+
+LOG_PMIN = math.log10(P_MIN)
+
+
+def _rows(got) -> np.ndarray:
+    return np.asarray(got["rows"], dtype=np.float64)
+
+
+def fig_sphere(ch, res):
+    out = {}
+    for case, got in zip(ch["cases"], res["runs"]):
+        n = case["ndim"]
+        p = direction_uniformity_pvalue(_rows(got), seed=ch["_seed"] + n)
+        out[f"log10 p directions n={n}"] = Figure(_log10p(p), ">", LOG_PMIN, "p-value")
+    return out
+
+
+def fig_ball(ch, res):
+    out = {}
+    for case, got in zip(ch["cases"], res["runs"]):
+        n, b = case["ndim"], _rows(got)
+        out[f"log10 p norm law n={n}"] = Figure(_log10p(norm_law_pvalue(b, case["radius"])), ">", LOG_PMIN, "p-value")
+        out[f"log10 p directions n={n}"] = Figure(
+            _log10p(direction_uniformity_pvalue(b, seed=ch["_seed"] + n)), ">", LOG_PMIN, "p-value")
+    return out
+
+
+def fig_inner_outer(ch, res):
+    out = {}
+    for case, got in zip(ch["cases"], res["runs"]):
+        n, r_in, r_out, count = case["ndim"], case["radius_inner"], case["radius_outer"], case["nsamples"]
+        inner, outer = _rows(got["inner"]).reshape(-1, n), _rows(got["outer"]).reshape(-1, n)
+        expected = (r_in / r_out) ** n
+        sd = math.sqrt(expected * (1 - expected) / count)
+        out[f"inner share z n={n}"] = Figure((len(inner) / count - expected) / sd, "|<|", 5.0)
+        p = norm_law_pvalue(np.concatenate([inner, outer]), r_out)
+        out[f"log10 p norm law n={n}"] = Figure(_log10p(p), ">", LOG_PMIN, "p-value")
+    return out
+
+
+def fig_penalty(ch, res):
+    xhat = np.asarray(res["interpolates"], dtype=np.float64)
+    alpha = np.clip(1 - xhat.mean(axis=1), 0, 1)
+    return {"log10 p alpha ~ U(0,1)": Figure(_log10p(ks_uniform_pvalue(alpha)), ">", LOG_PMIN, "p-value")}
+
+
+def fig_balanced(ch, res):
+    from reference_solution.grading.wgan_scoring import LATENT, Q98
+
+    z = np.concatenate([np.asarray(c, dtype=np.float64).reshape(-1, LATENT) for c in res["calls_z"]])
+    share = float((np.linalg.norm(z, axis=1) > Q98).mean())
+    limit = max(5 * math.sqrt(0.25 / len(z)), 0.05)
+    w = np.asarray(res["classifier_after"]["net.1.weight"], dtype=np.float64).reshape(-1)
+    slope = float(w @ np.tile(np.asarray(ch["mask"]).reshape(-1), 2))
+    return {"anomalous share - 1/2": Figure(share - 0.5, "|<|", limit),
+            "label slope": Figure(slope, ">", 0.0)}
+
+
+def _rel(found, expected):
+    return (float(found) - expected) / abs(expected)
+
+
+def fig_forward(ch, res):
+    cases, got = ch["cases"], res["cases"]
+    sigma = cases[4]["sigma"]
+    y = np.asarray(got[4]["out"], dtype=np.float64)
+    again = np.asarray(got[4]["again"], dtype=np.float64)
+    out = {"mean rel. error": Figure(_rel(y.mean(), 1 / sigma**2), "|<|", smm.RTOL),
+           "variance rel. error": Figure(_rel(y[:, 0].var(), 2 / sigma**4), "|<|", 0.1),
+           "correlation": Figure(float(np.corrcoef(y[:, 0], y[:, 1])[0, 1]), "|<|", 0.05),
+           "repeated share": Figure(float(np.mean(y == again)), "<", 0.01)}
+    grad_case, grad_out = cases[5], got[5]
+    if not grad_out.get("no_graph"):
+        b = np.asarray(grad_case["constant"], dtype=np.float64)
+        grad = np.asarray(grad_out["grad"], dtype=np.float64).reshape(-1)
+        n, s = grad_case["shape"][0], grad_case["sigma"]
+        tol = 8 * 2 / (s * math.sqrt(n)) + 1e-4
+        out["gradient deviation / tol"] = Figure(float(np.abs(grad - 2 * b / grad_case["shape"][1]).max()) / tol, "<", 1.0)
+    return out
+
+
+def fig_dsm(ch, res):
+    out = {}
+    for case, got in zip(ch["cases"], res["cases"]):
+        s = case["sigma"]
+        y = np.asarray(got["out"], dtype=np.float64)
+        out[f"mean rel. error sigma={s}"] = Figure(_rel(y.mean(), 1 / (s**2 * (1 + s**2))), "|<|", smm.RTOL)
+    return out
+
+
+def fig_langevin(ch, res):
+    cases = ch["cases"]
+    outs = [np.asarray(c["out"], dtype=np.float64) for c in res["cases"]]
+    out = {"score 0: variance rel. error": Figure(_rel(outs[0].var(), cases[0]["steps"] * cases[0]["eta"]), "|<|", smm.RTOL),
+           "score 1: mean error": Figure(float(outs[1].mean()) - cases[1]["steps"] * cases[1]["eta"] / 2, "|<|", 0.03)}
+    for case, y in zip(cases[2:], outs[2:]):
+        out[f"score -x eta={case['eta']}: variance rel. error"] = Figure(
+            _rel(y.var(), 1 / (1 - case["eta"] / 4)), "|<|", smm.RTOL)
+    return out
+
+
+def fig_sample(ch, res):
+    found = float(np.asarray(res["walk"], dtype=np.float64).var())
+    return {"walk variance": Figure(found, "in", (20 * (1 - smm.RTOL), 21.5 * (1 + smm.RTOL)))}
+
+
+def fig_moons(ch, res):
+    from reference_solution.score_matching import MOONS_DISTANCE_THRESHOLD, moons_distance
+
+    d = moons_distance(torch.from_numpy(np.asarray(res["samples"], dtype=np.float64)))
+    return {"moons distance": Figure(d, "<", MOONS_DISTANCE_THRESHOLD)}
+
+
+def _bar_figure(bar: "wtr.Bar", value: float) -> Figure:
+    if bar.low is not None and bar.high is not None:
+        return Figure(value, "in", (bar.low, bar.high))
+    return Figure(value, ">=", bar.low) if bar.low is not None else Figure(value, "<=", bar.high)
+
+
+def convergence_figures(cfg: "wtr.Convergence", raw: dict[str, float]) -> dict[str, Figure]:
+    """The figures of a convergence run against ``cfg``'s current bars (the others for information)."""
+    out = {bar.figure: _bar_figure(bar, raw.get(bar.figure, math.nan)) for bar in cfg.bars}
+    for key, value in raw.items():
+        out.setdefault(key, Figure(value, "in", (None, None)))
+    return out
+
+
+def fig_convergence(cfg: "wtr.Convergence"):
+    def figures(ch, res):
+        return convergence_figures(cfg, wtr.convergence_figures(ch, res))
+    return figures
+
+
+# ---- what to run ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Spec:
+    check: str
+    assignment: str
+    cells: tuple[str, ...]  # solution cells whose VALID alternatives can change the check's result
+    figures: Callable[[dict, dict], dict[str, Figure]]
+    extra_mutants: tuple[str, ...] = ()  # bugs that must fail besides those listing the check
+    trained: bool = False  # score_matching: train the matcher per seed first (training seed = seed)
+    config: "wtr.Convergence | None" = None  # convergence: runs are re-judged against its current bars
+    mutant_seconds: float | None = MUTANT_SECONDS  # None: the check's own limit
+
+
+BROKEN_TRAINERS = ("wrong generator loss sign", "wrong critic loss sign", "penalty subtracted",
+                   "sigmoid on the critic")
+W, S = "wgan_anomalies", "score_matching"
+SPECS = [
+    Spec(mw.SPHERE, W, (mw.SAMP,), fig_sphere),
+    Spec(mw.BALL, W, (mw.SAMP,), fig_ball),
+    Spec(mw.INOUT, W, (mw.SAMP,), fig_inner_outer),
+    Spec(mw.GP, W, (mw.GP_C,), fig_penalty),
+    Spec(mw.BAL, W, (mw.TCLF, mw.SAMP), fig_balanced),
+    Spec(mw.CPU_CONV, W, (mw.NET, mw.GP_C, mw.TRAIN), fig_convergence(wtr.CPU_SCALE),
+         extra_mutants=BROKEN_TRAINERS, mutant_seconds=None, config=wtr.CPU_SCALE),
+    Spec(mw.FULL, W, (mw.NET, mw.GP_C, mw.TRAIN), fig_convergence(wtr.FULL_SIZE),
+         extra_mutants=BROKEN_TRAINERS, mutant_seconds=None, config=wtr.FULL_SIZE),
+    Spec(msm.FWD, S, (msm.CLASS,), fig_forward),
+    Spec(msm.DSM, S, (msm.CLASS,), fig_dsm),
+    Spec(msm.LANG, S, (msm.CLASS,), fig_langevin),
+    Spec(msm.SAMPLE, S, (msm.CLASS,), fig_sample),
+    Spec(msm.NEAR, S, (msm.CLASS, msm.NET, msm.TRAIN, msm.HYPER), fig_moons, trained=True,
+         mutant_seconds=None),
+]
+CATALOGUE = {W: mw, S: msm}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    role: str  # "reference", "valid" (must pass), "mutant" (must fail)
+    mutant: object = None
+
+
+def cases(spec: Spec, include_may_fail: bool = False) -> list[Case]:
+    cat = CATALOGUE[spec.assignment]
+    out = [Case("reference", "reference")]
+    out += [Case(m.name, "valid", m) for m in cat.VALID if m.cell_grade_id in spec.cells]
+    for m in cat.MUTANTS:
+        if spec.check in m.expected_failing or m.name in spec.extra_mutants:
+            out.append(Case(m.name, "mutant", m))
+        elif include_may_fail and spec.check in m.may_fail:
+            out.append(Case(m.name, "may fail", m))
+    return out
+
+
+# ---- running ----------------------------------------------------------------------------------
+
+def _replacements(spec: Spec, case: Case, seed: int | None) -> dict[str, str]:
+    cells = solution_cells(spec.assignment)
+    reps = {}
+    if case.mutant is not None:
+        m = case.mutant
+        reps[m.cell_grade_id] = apply_mutation(cells[m.cell_grade_id], m.old, m.new)
+    if spec.trained and seed is not None:  # another training seed: the notebook's setup seeds torch
+        reps["setup"] = apply_mutation(cells["setup"], "torch.manual_seed(0)", f"torch.manual_seed({seed})")
+    return reps
+
+
+def namespace(spec: Spec, case: Case, seed: int | None = None) -> dict:
+    """The case's namespace; for ``trained`` specs, after the notebook's training cell (which
+    may raise for a bug: like a notebook run, the later cells and the check still run)."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        ns = build_namespace(spec.assignment, _replacements(spec, case, seed), scoring=False)
+        if spec.trained:  # the notebook's training call and sampling settings
+            try:
+                ns["train_model"](ns["matcher"], ns["train_loader"], ns["test_loader"], epochs=ns["EPOCHS"],
+                                  optimizer=ns["optimizer"], scheduler=ns["scheduler"], progress=False)
+            except Exception as exc:  # noqa: BLE001
+                ns["_training_error"] = f"{type(exc).__name__}: {exc}"
+            exec(solution_cells(spec.assignment)["sampling_parameters"], ns)  # noqa: S102 - NUM_STEPS, ETA
+    return ns
+
+
+def fingerprint(spec: Spec, case: Case) -> str:
+    """What the probe's data and the recorded figures depend on. For convergence checks the bars
+    are left out (runs are re-judged against the current bars), so moving a bar needs no rerun."""
+    check = protocol.registry()[spec.check]
+    if spec.config is not None:
+        code = [inspect.getsource(f) for f in (wtr._convergence_challenge, wtr.convergence_figures,
+                                                wtr.convergence_structure)]
+        code.append(repr(dataclasses.replace(spec.config, bars=())))
+    else:
+        code = [inspect.getsource(sys.modules[check.verdict.__module__]), inspect.getsource(spec.figures)]
+    parts = code + [check.probe_file().read_text(), (protocol.PROBES_DIR / "support.py").read_text(),
+                    (REPO / "reference_solution" / "grading" / "statistics.py").read_text(),
+                    json.dumps(solution_cells(spec.assignment), sort_keys=True)]
+    if case.mutant is not None:
+        parts.append(repr((case.mutant.cell_grade_id, case.mutant.old, case.mutant.new)))
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def rejudge(spec: Spec, row: dict) -> dict:
+    """A convergence run judged against the current bars: its structure held and every bar holds."""
+    if spec.config is None or "raw" not in row:
+        return row
+    figures = convergence_figures(spec.config, row["raw"])
+    bars_hold = all(figures[b.figure].passes() for b in spec.config.bars)
+    return {**row, "passed": bool(row["structural"] and bars_hold),
+            "figures": {k: [f.value, f.op, f.limit, f.kind] for k, f in figures.items()}}
+
+
+def run_once(spec: Spec, ns: dict, seed: int, seconds: float | None) -> dict:
+    """Challenge, probe and verdict of ``spec.check`` on ``ns`` with ``seed``; figures too."""
+    check = protocol.registry()[spec.check]
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        folder = Path(tmp)
+        challenge, challenge_path = protocol.prepare(check, folder, seed)
+        result_path = folder / "out.json"
+        scope: dict = {}
+        exec(protocol.runner_source(check.probe_file()), scope)  # noqa: S102 - our probe source
+        started = time.monotonic()
+        timed_out = False
+        threads = torch.get_num_threads()
+        try:
+            with protocol._time_limit(seconds or check.seconds, "the probe"):
+                scope["_grading_main"](ns, {"challenge": str(challenge_path), "result": str(result_path),
+                                            "function": check.function, "max_challenge": 8 * protocol.MAX_RESULT_BYTES})
+        except AssertionError:
+            timed_out = True
+        finally:
+            torch.set_num_threads(threads)
+        elapsed = time.monotonic() - started
+        if timed_out:
+            return {"passed": False, "message": "time limit", "seconds": elapsed, "figures": {}}
+        try:
+            protocol.judge(check, challenge, result_path)
+            passed, message = True, ""
+        except AssertionError as exc:
+            passed, message = False, str(exc)[:300]
+        figures, extra = {}, {}
+        try:
+            result = codec.read(str(result_path), protocol.MAX_RESULT_BYTES)
+            if "failure" not in result:
+                if spec.config is not None:
+                    try:
+                        wtr.convergence_structure(spec.config, challenge, result)
+                        extra["structural"] = True
+                    except AssertionError:
+                        extra["structural"] = False
+                    extra["raw"] = wtr.convergence_figures(challenge, result)
+                    extra["probe_seconds_training"] = float(result.get("seconds", math.nan))
+                figures = {k: [f.value, f.op, f.limit, f.kind] for k, f in spec.figures(challenge, result).items()}
+        except Exception:  # noqa: BLE001 - a bug's data may not even have the figures' form
+            pass
+    return {"passed": passed, "message": message, "seconds": elapsed, "figures": figures, **extra}
+
+
+def load_cache(path: Path) -> dict:
+    done = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by an interrupted run
+            done[(row["check"], row["case"], row["seed"], row["fingerprint"])] = row
+    return done
+
+
+def append(path: Path, row: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(row, default=float) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+# ---- summary ----------------------------------------------------------------------------------
+
+def _tail(values: list[float], op: str, limit, kind: str, must_pass: bool) -> float:
+    """Estimated probability that one more seed lands on the wrong side of the bar."""
+    v = np.asarray([x for x in values if math.isfinite(x)], dtype=np.float64)
+    if must_pass and kind == "p-value":
+        return P_MIN
+    if len(v) < 2:
+        return math.nan
+    mean, sd = float(v.mean()), float(v.std(ddof=1))
+    if sd == 0:  # the same value on every seed: the outcome does not depend on the seed
+        p_pass = 1.0 if Figure(mean, op, limit, kind).passes() else 0.0
+        return 1 - p_pass if must_pass else p_pass
+
+    def below(x):
+        return NORMAL.cdf((x - mean) / sd)
+
+    if op in ("<", "<="):
+        p_pass = below(limit)
+    elif op in (">", ">="):
+        p_pass = 1 - below(limit)
+    elif op == "|<|":
+        p_pass = below(limit) - below(-limit)
+    else:
+        low, high = limit
+        p_pass = (below(high) if high is not None else 1.0) - (below(low) if low is not None else 0.0)
+    p_pass = min(1.0, max(0.0, p_pass))
+    return 1 - p_pass if must_pass else p_pass
+
+
+def _margin(values, op, limit) -> float:
+    """(bar - mean) / sd towards the nearer bar, in sd (positive: the mean is on the passing side)."""
+    v = np.asarray([x for x in values if math.isfinite(x)], dtype=np.float64)
+    if len(v) < 2 or v.std(ddof=1) == 0:
+        return math.nan
+    mean, sd = float(v.mean()), float(v.std(ddof=1))
+    if op in ("<", "<="):
+        return (limit - mean) / sd
+    if op in (">", ">="):
+        return (mean - limit) / sd
+    if op == "|<|":
+        return (limit - abs(mean)) / sd
+    low, high = limit
+    gaps = [g for g in ((mean - low) / sd if low is not None else None,
+                        (high - mean) / sd if high is not None else None) if g is not None]
+    return min(gaps) if gaps else math.nan
+
+
+def summarize(rows: list[dict], role: str) -> dict:
+    must_pass = role != "mutant" and role != "may fail"
+    passes = sum(r["passed"] for r in rows)
+    figures: dict[str, dict] = {}
+    names = []
+    for r in rows:
+        for k in r["figures"]:
+            if k not in names:
+                names.append(k)
+    for k in names:
+        got = [r["figures"][k] for r in rows if k in r["figures"]]
+        values = [float(g[0]) for g in got]
+        op, limit, kind = got[0][1], got[0][2], got[0][3]
+        limit = tuple(limit) if isinstance(limit, list) else limit
+        finite = [x for x in values if math.isfinite(x)]
+        barless = op == "in" and limit == (None, None)
+        figures[k] = {"n": len(values), "op": op, "limit": limit, "kind": kind,
+                      "mean": float(np.mean(finite)) if finite else math.nan,
+                      "sd": float(np.std(finite, ddof=1)) if len(finite) > 1 else math.nan,
+                      "min": min(finite) if finite else math.nan, "max": max(finite) if finite else math.nan,
+                      "non_finite": len(values) - len(finite),
+                      "margin_sd": math.nan if barless else _margin(values, op, limit),
+                      "tail": math.nan if barless else _tail(values, op, limit, kind, must_pass)}
+    barred = [f for f in figures.values() if not (f["op"] == "in" and f["limit"] == (None, None))]
+    tails = [f["tail"] for f in barred if math.isfinite(f["tail"])]
+    # failures the bars do not explain (an error, a wrong shape, a structural assertion)
+    structural = sum(1 for r in rows if not r["passed"] and all(
+        Figure(v, op, tuple(lim) if isinstance(lim, list) else lim, kind).passes()
+        for v, op, lim, kind in r["figures"].values() if not (op == "in" and lim in ([None, None], (None, None)))))
+    if must_pass:
+        case_tail = sum(tails) if tails else math.nan
+    elif structural == len(rows):
+        case_tail = 0.0  # every run failed whatever its figures: the failure does not depend on the seed
+    else:
+        case_tail = min(tails) if tails else math.nan
+    seconds = [r["seconds"] for r in rows]
+    return {"runs": len(rows), "passes": passes, "fail_rate": 1 - passes / len(rows) if rows else math.nan,
+            "structural_failures": structural,
+            "figures": figures, "tail": case_tail, "seconds_mean": float(np.mean(seconds)) if seconds else math.nan,
+            "seconds_max": max(seconds) if seconds else math.nan,
+            "messages": sorted({r["message"] for r in rows if r["message"]})[:3]}
+
+
+def _fmt(x, digits=4) -> str:
+    if isinstance(x, (tuple, list)):
+        return "[" + ", ".join("-" if v is None else _fmt(v, digits) for v in x) + "]"
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if isinstance(x, float) and (abs(x) >= 1e4 or (0 < abs(x) < 1e-3)):
+        return f"{x:.2e}"
+    return f"{x:.{digits}g}"
+
+
+def report(results: list[dict], out=sys.stdout) -> None:
+    print("| check | case | role | runs | passes | fail rate | failures not from a bar | "
+          "est. P(wrong outcome) | probe s (mean/max) |", file=out)
+    print("|---|---|---|---|---|---|---|---|---|", file=out)
+    for r in results:
+        s = r["summary"]
+        print(f"| {r['check']} | {r['case']} | {r['role']} | {s['runs']} | {s['passes']} | "
+              f"{_fmt(s['fail_rate'], 3)} | {s['structural_failures']} | {_fmt(s['tail'], 2)} | "
+              f"{_fmt(s['seconds_mean'], 3)}/{_fmt(s['seconds_max'], 3)} |", file=out)
+    print(file=out)
+    print("| check | case | figure | bar | mean | sd | min | max | margin (sd) | tail (method) |", file=out)
+    print("|---|---|---|---|---|---|---|---|---|---|", file=out)
+    for r in results:
+        for name, f in r["summary"]["figures"].items():
+            bar = "-" if f["op"] == "in" and f["limit"] == (None, None) else f"{f['op']} {_fmt(f['limit'])}"
+            method = "-" if bar == "-" else ("P_MIN bound" if f["kind"] == "p-value" and r["role"] in ("reference", "valid")
+                                             else "normal")
+            nonfinite = f" ({f['non_finite']} non-finite)" if f["non_finite"] else ""
+            print(f"| {r['check']} | {r['case']} | {name} | {bar} | {_fmt(f['mean'])} | {_fmt(f['sd'])} | "
+                  f"{_fmt(f['min'])} | {_fmt(f['max'])}{nonfinite} | {_fmt(f['margin_sd'], 3)} | "
+                  f"{_fmt(f['tail'], 2)} ({method}) |", file=out)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", type=int, default=50, help="seeds per case (default 50)")
+    ap.add_argument("--first-seed", type=int, default=FIRST_SEED)
+    ap.add_argument("--checks", default="", help="comma-separated check names (default: all)")
+    ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
+    ap.add_argument("--roles", default="reference,valid,mutant", help="also 'may fail'")
+    ap.add_argument("--json", type=Path, help="write the results (summaries and every run) here")
+    ap.add_argument("--cache", type=Path, default=CACHE, help=f"resumable results (default {CACHE.relative_to(REPO)})")
+    ap.add_argument("--shard", default="0/1", help="i/k: run only work items j with j %% k == i")
+    ap.add_argument("--report-only", action="store_true", help="summarize the cache, run nothing")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    args = ap.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    wanted = {c for c in args.checks.split(",") if c}
+    unknown = wanted - {s.check for s in SPECS}
+    if unknown:
+        ap.error(f"unknown checks {sorted(unknown)}; stochastic checks: {[s.check for s in SPECS]}")
+    specs = [s for s in SPECS if not wanted or s.check in wanted]
+    roles = {r.strip() for r in args.roles.split(",")}
+    case_filter = {c for c in args.cases.split(",") if c}
+    shard, shards = (int(x) for x in args.shard.split("/"))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    cache = load_cache(args.cache)
+    results, item = [], 0
+    for spec in specs:
+        for case in cases(spec, include_may_fail="may fail" in roles):
+            if case.role not in roles or (case_filter and case.name not in case_filter):
+                continue
+            fp = fingerprint(spec, case)
+            rows, ns = [], None
+            for seed in seeds:
+                key = (spec.check, case.name, seed, fp)
+                mine = item % shards == shard
+                item += 1
+                if key in cache:
+                    rows.append(rejudge(spec, cache[key]))
+                    continue
+                if args.report_only or not mine:
+                    continue
+                limit = spec.mutant_seconds if case.role in ("mutant", "may fail") else None
+                started = time.monotonic()
+                try:
+                    if spec.trained:
+                        ns = namespace(spec, case, seed)
+                    elif ns is None:
+                        ns = namespace(spec, case)
+                except Exception as exc:  # noqa: BLE001 - a bug may break the notebook's own cells
+                    out = {"passed": False, "message": f"the notebook's cells raised {type(exc).__name__}: {exc}"[:300],
+                           "seconds": time.monotonic() - started, "figures": {}}
+                else:
+                    torch.manual_seed(seed)
+                    np.random.seed(seed % 2**32)
+                    out = run_once(spec, ns, seed, limit)
+                    if spec.trained:
+                        out["train_seconds"] = time.monotonic() - started - out["seconds"]
+                        if "_training_error" in ns:
+                            out["message"] = f"(training raised {ns['_training_error'][:80]}) " + out["message"]
+                row = {"check": spec.check, "case": case.name, "role": case.role, "seed": seed,
+                       "fingerprint": fp, **out}
+                append(args.cache, row)
+                row = rejudge(spec, row)
+                rows.append(row)
+                status = "pass" if out["passed"] else "FAIL"
+                print(f"{spec.check} | {case.name} | seed {seed}: {status} {out['seconds']:.1f} s "
+                      f"{out['message'][:100]}", file=sys.stderr, flush=True)
+            if rows:
+                results.append({"check": spec.check, "case": case.name, "role": case.role,
+                                "seeds": [r["seed"] for r in rows], "summary": summarize(rows, case.role),
+                                "runs": rows})
+    report(results)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=1, default=float))
+    bad = [r for r in results if (r["role"] in ("reference", "valid") and r["summary"]["passes"] < r["summary"]["runs"])
+           or (r["role"] == "mutant" and r["summary"]["passes"] > 0)]
+    for r in bad:
+        print(f"SHORT: {r['check']} | {r['case']} ({r['role']}): {r['summary']['passes']}/{r['summary']['runs']} passed",
+              file=sys.stderr)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
