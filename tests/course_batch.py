@@ -33,8 +33,8 @@ from hostile_catalogue import TRICKS  # noqa: E402
 
 CATALOGUES = {"score_matching": mutants_score_matching, "wgan_anomalies": mutants_wgan}
 # How many of each catalogue go through nbgrader (every mutant also runs in process, fast).
-PIPELINE_MUTANTS = {"score_matching": 6, "wgan_anomalies": 4}
-PIPELINE_VALID = 3
+PIPELINE_MUTANTS = {"score_matching": 6, "wgan_anomalies": 3}
+PIPELINE_VALID = {"score_matching": 3, "wgan_anomalies": 2}
 WORKERS = 2
 
 
@@ -75,7 +75,7 @@ class Batch:
 def submissions(root: Path, assignment: str, release_dir: Path, *, catalogue=None) -> tuple[dict, dict]:
     examples = example_submissions(root, assignment, release_dir)
     subs, cases = {}, {}
-    subs["complete"], subs["blank"] = examples["complete"], examples["blank"]
+    subs["blank"] = examples["blank"]  # the complete submissions are the zz_ ones, graded last
     release = nbformat.read(release_dir / f"{assignment}.ipynb", 4)
     first = [c for c in release.cells if c.cell_type == "code"
              and c.metadata.get("nbgrader", {}).get("solution")][0].metadata["nbgrader"]["grade_id"]
@@ -88,7 +88,7 @@ def submissions(root: Path, assignment: str, release_dir: Path, *, catalogue=Non
     if catalogue is not None:
         solutions = solution_cells(assignment, root)
         chosen = [(f"mutant{i:02d}", m) for i, m in enumerate(spread(catalogue.MUTANTS, PIPELINE_MUTANTS[assignment]))]
-        chosen += [(f"valid{i:02d}", v) for i, v in enumerate(spread(catalogue.VALID, PIPELINE_VALID))]
+        chosen += [(f"valid{i:02d}", v) for i, v in enumerate(spread(catalogue.VALID, PIPELINE_VALID[assignment]))]
         for sid, case in chosen:
             code = apply_mutation(solutions[case.cell_grade_id], case.old, case.new)
             subs[sid] = fill_release_with_solutions(root, assignment, {case.cell_grade_id: code},
