@@ -357,13 +357,21 @@ def rejudge(spec: Spec, row: dict) -> dict:
 def run_once(spec: Spec, ns: dict, seed: int, seconds: float | None) -> dict:
     """Challenge, probe and verdict of ``spec.check`` on ``ns`` with ``seed``; figures too."""
     check = protocol.registry()[spec.check]
+    wall0, cpu0 = time.monotonic(), time.process_time()
+    out = _run_once(spec, check, ns, seed, seconds)
+    # the whole check: the grader's challenge and verdict too (what grading one cell costs)
+    out["check_seconds"], out["check_cpu_seconds"] = time.monotonic() - wall0, time.process_time() - cpu0
+    return out
+
+
+def _run_once(spec: Spec, check, ns: dict, seed: int, seconds: float | None) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         folder = Path(tmp)
         challenge, challenge_path = protocol.prepare(check, folder, seed)
         result_path = folder / "out.json"
         scope: dict = {}
         exec(protocol.runner_source(check.probe_file()), scope)  # noqa: S102 - our probe source
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.process_time()
         timed_out = False
         threads = torch.get_num_threads()
         try:
@@ -374,9 +382,9 @@ def run_once(spec: Spec, ns: dict, seed: int, seconds: float | None) -> dict:
             timed_out = True
         finally:
             torch.set_num_threads(threads)
-        elapsed = time.monotonic() - started
+        elapsed, cpu = time.monotonic() - started, time.process_time() - cpu_started
         if timed_out:
-            return {"passed": False, "message": "time limit", "seconds": elapsed, "figures": {}}
+            return {"passed": False, "message": "time limit", "seconds": elapsed, "cpu_seconds": cpu, "figures": {}}
         try:
             protocol.judge(check, challenge, result_path)
             passed, message = True, ""
@@ -397,7 +405,8 @@ def run_once(spec: Spec, ns: dict, seed: int, seconds: float | None) -> dict:
                 figures = {k: [f.value, f.op, f.limit, f.kind] for k, f in spec.figures(challenge, result).items()}
         except Exception:  # noqa: BLE001 - a bug's data may not even have the figures' form
             pass
-    return {"passed": passed, "message": message, "seconds": elapsed, "figures": figures, **extra}
+    return {"passed": passed, "message": message, "seconds": elapsed, "cpu_seconds": cpu, "figures": figures,
+            **extra}
 
 
 def load_cache(path: Path) -> dict:
@@ -506,10 +515,16 @@ def summarize(rows: list[dict], role: str) -> dict:
     else:
         case_tail = min(tails) if tails else math.nan
     seconds = [r["seconds"] for r in rows]
+
+    def spread(key):
+        values = [r[key] for r in rows if key in r]
+        return [float(np.mean(values)), float(max(values)), len(values)] if values else None
+
     return {"runs": len(rows), "passes": passes, "fail_rate": 1 - passes / len(rows) if rows else math.nan,
             "structural_failures": structural,
             "figures": figures, "tail": case_tail, "seconds_mean": float(np.mean(seconds)) if seconds else math.nan,
             "seconds_max": max(seconds) if seconds else math.nan,
+            "check_seconds": spread("check_seconds"), "check_cpu_seconds": spread("check_cpu_seconds"),
             "messages": sorted({r["message"] for r in rows if r["message"]})[:3]}
 
 
@@ -525,13 +540,17 @@ def _fmt(x, digits=4) -> str:
 
 def report(results: list[dict], out=sys.stdout) -> None:
     print("| check | case | role | runs | passes | fail rate | failures not from a bar | "
-          "est. P(wrong outcome) | probe s (mean/max) |", file=out)
-    print("|---|---|---|---|---|---|---|---|---|", file=out)
+          "est. P(wrong outcome) | probe s (mean/max) | whole check: wall s, CPU s (mean/max) |", file=out)
+    print("|---|---|---|---|---|---|---|---|---|---|", file=out)
     for r in results:
         s = r["summary"]
+        whole = "-"
+        if s.get("check_seconds"):
+            (wm, wx, n), (cm, cx, _) = s["check_seconds"], s["check_cpu_seconds"]
+            whole = f"{_fmt(wm, 3)}/{_fmt(wx, 3)}, {_fmt(cm, 3)}/{_fmt(cx, 3)} ({n} runs)"
         print(f"| {r['check']} | {r['case']} | {r['role']} | {s['runs']} | {s['passes']} | "
               f"{_fmt(s['fail_rate'], 3)} | {s['structural_failures']} | {_fmt(s['tail'], 2)} | "
-              f"{_fmt(s['seconds_mean'], 3)}/{_fmt(s['seconds_max'], 3)} |", file=out)
+              f"{_fmt(s['seconds_mean'], 3)}/{_fmt(s['seconds_max'], 3)} | {whole} |", file=out)
     print(file=out)
     print("| check | case | figure | bar | mean | sd | min | max | margin (sd) | tail (method) |", file=out)
     print("|---|---|---|---|---|---|---|---|---|---|", file=out)
@@ -571,52 +590,56 @@ def main(argv=None) -> int:
     shard, shards = (int(x) for x in args.shard.split("/"))
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     cache = load_cache(args.cache)
-    results, item = [], 0
+    # every fingerprint and probe source now: edits made while this runs cannot mislabel its results
+    work = []
     for spec in specs:
+        check = protocol.registry()[spec.check]
+        protocol.runner_source(check.probe_file())
         for case in cases(spec, include_may_fail="may fail" in roles):
-            if case.role not in roles or (case_filter and case.name not in case_filter):
+            if case.role in roles and (not case_filter or case.name in case_filter):
+                work.append((spec, case, fingerprint(spec, case)))
+    results, item = [], 0
+    for spec, case, fp in work:
+        rows, ns = [], None
+        for seed in seeds:
+            key = (spec.check, case.name, seed, fp)
+            mine = item % shards == shard
+            item += 1
+            if key in cache:
+                rows.append(rejudge(spec, cache[key]))
                 continue
-            fp = fingerprint(spec, case)
-            rows, ns = [], None
-            for seed in seeds:
-                key = (spec.check, case.name, seed, fp)
-                mine = item % shards == shard
-                item += 1
-                if key in cache:
-                    rows.append(rejudge(spec, cache[key]))
-                    continue
-                if args.report_only or not mine:
-                    continue
-                limit = spec.mutant_seconds if case.role in ("mutant", "may fail") else None
-                started = time.monotonic()
-                try:
-                    if spec.trained:
-                        ns = namespace(spec, case, seed)
-                    elif ns is None:
-                        ns = namespace(spec, case)
-                except Exception as exc:  # noqa: BLE001 - a bug may break the notebook's own cells
-                    out = {"passed": False, "message": f"the notebook's cells raised {type(exc).__name__}: {exc}"[:300],
-                           "seconds": time.monotonic() - started, "figures": {}}
-                else:
-                    torch.manual_seed(seed)
-                    np.random.seed(seed % 2**32)
-                    out = run_once(spec, ns, seed, limit)
-                    if spec.trained:
-                        out["train_seconds"] = time.monotonic() - started - out["seconds"]
-                        if "_training_error" in ns:
-                            out["message"] = f"(training raised {ns['_training_error'][:80]}) " + out["message"]
-                row = {"check": spec.check, "case": case.name, "role": case.role, "seed": seed,
-                       "fingerprint": fp, **out}
-                append(args.cache, row)
-                row = rejudge(spec, row)
-                rows.append(row)
-                status = "pass" if out["passed"] else "FAIL"
-                print(f"{spec.check} | {case.name} | seed {seed}: {status} {out['seconds']:.1f} s "
-                      f"{out['message'][:100]}", file=sys.stderr, flush=True)
-            if rows:
-                results.append({"check": spec.check, "case": case.name, "role": case.role,
-                                "seeds": [r["seed"] for r in rows], "summary": summarize(rows, case.role),
-                                "runs": rows})
+            if args.report_only or not mine:
+                continue
+            limit = spec.mutant_seconds if case.role in ("mutant", "may fail") else None
+            started = time.monotonic()
+            try:
+                if spec.trained:
+                    ns = namespace(spec, case, seed)
+                elif ns is None:
+                    ns = namespace(spec, case)
+            except Exception as exc:  # noqa: BLE001 - a bug may break the notebook's own cells
+                out = {"passed": False, "message": f"the notebook's cells raised {type(exc).__name__}: {exc}"[:300],
+                       "seconds": time.monotonic() - started, "figures": {}}
+            else:
+                torch.manual_seed(seed)
+                np.random.seed(seed % 2**32)
+                out = run_once(spec, ns, seed, limit)
+                if spec.trained:
+                    out["train_seconds"] = time.monotonic() - started - out["seconds"]
+                    if "_training_error" in ns:
+                        out["message"] = f"(training raised {ns['_training_error'][:80]}) " + out["message"]
+            row = {"check": spec.check, "case": case.name, "role": case.role, "seed": seed,
+                   "fingerprint": fp, **out}
+            append(args.cache, row)
+            row = rejudge(spec, row)
+            rows.append(row)
+            status = "pass" if out["passed"] else "FAIL"
+            print(f"{spec.check} | {case.name} | seed {seed}: {status} {out['seconds']:.1f} s "
+                  f"{out['message'][:100]}", file=sys.stderr, flush=True)
+        if rows:
+            results.append({"check": spec.check, "case": case.name, "role": case.role,
+                            "seeds": [r["seed"] for r in rows], "summary": summarize(rows, case.role),
+                            "runs": rows})
     report(results)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
