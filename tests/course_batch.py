@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,9 @@ import mutants_score_matching  # noqa: E402
 import mutants_wgan  # noqa: E402
 from hostile_catalogue import TRICKS  # noqa: E402
 
+# A grader's shell with a non-interactive backend (as .ci/run exports): the jailed kernel must
+# still keep the notebooks' figures.
+os.environ["MPLBACKEND"] = "Agg"
 CATALOGUES = {"score_matching": mutants_score_matching, "wgan_anomalies": mutants_wgan}
 # How many of each catalogue go through nbgrader (every mutant also runs in process, fast).
 PIPELINE_MUTANTS = {"score_matching": 6, "wgan_anomalies": 3}

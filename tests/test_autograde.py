@@ -278,6 +278,8 @@ def test_real_assignment_reference_full_blank_zero_and_early_death(assignment):
     assert blank.total == 0, report
     assert dies.status == "kernel died" and dies.flags, report
     assert sum(dies.scores[g] for g in tests) == 0, report  # died before the first test cell
+    # figures are kept whatever backend the grader's shell sets (.ci/run exports MPLBACKEND=Agg)
+    assert '"image/png"' in batch.autograded["zz_complete_0"], "the autograded notebook kept no figure"
     # every visible test fails on blank work in the student's kernel too (not only the hidden checks)
     blank_nb = nbformat.reads(batch.autograded["blank"], 4)
     for cell in blank_nb.cells:
