@@ -54,6 +54,12 @@ except ImportError as exc:  # pragma: no cover - a course copy without the instr
     raise RuntimeError(f"nbgrader_config.py: the instructor package is needed to grade ({exc})")
 finally:
     sys.path.remove(str(HERE))
+# Grading with another checkout's checks would silently judge by other rules: refuse.
+_imported = Path(sys.modules["reference_solution"].__file__).resolve().parent
+if (HERE / "reference_solution").is_dir() and _imported != (HERE / "reference_solution").resolve():
+    raise RuntimeError(f"nbgrader_config.py in {HERE}: the instructor package was imported from "
+                       f"{_imported}, not from this course's reference_solution/; unset PYTHONPATH "
+                       f"or reinstall with `pip install -e {HERE}`")
 
 # files under source/<assignment>/ that students must not receive (what runs leave there)
 c.CourseDirectory.ignore = list(IGNORED_PATTERNS)

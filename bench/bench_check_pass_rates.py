@@ -230,6 +230,7 @@ def _bar_figure(bar: "wtr.Bar", value: float) -> Figure:
 
 def convergence_figures(cfg: "wtr.Convergence", raw: dict[str, float]) -> dict[str, Figure]:
     """The figures of a convergence run against ``cfg``'s current bars (the others for information)."""
+    raw = wtr.judged_figures(raw)
     out = {bar.figure: _bar_figure(bar, raw.get(bar.figure, math.nan)) for bar in cfg.bars}
     for key, value in raw.items():
         out.setdefault(key, Figure(value, "in", (None, None)))
@@ -357,15 +358,9 @@ def rejudge(spec: Spec, row: dict) -> dict:
 def run_once(spec: Spec, ns: dict, seed: int, seconds: float | None) -> dict:
     """Challenge, probe and verdict of ``spec.check`` on ``ns`` with ``seed``; figures too."""
     check = protocol.registry()[spec.check]
-    wall0, cpu0 = time.monotonic(), time.process_time()
-    out = _run_once(spec, check, ns, seed, seconds)
-    # the whole check: the grader's challenge and verdict too (what grading one cell costs)
-    out["check_seconds"], out["check_cpu_seconds"] = time.monotonic() - wall0, time.process_time() - cpu0
-    return out
-
-
-def _run_once(spec: Spec, check, ns: dict, seed: int, seconds: float | None) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        # the whole check as grading runs it: the grader's challenge, the probe, the verdict
+        wall0, cpu0 = time.monotonic(), time.process_time()
         folder = Path(tmp)
         challenge, challenge_path = protocol.prepare(check, folder, seed)
         result_path = folder / "out.json"
@@ -390,7 +385,8 @@ def _run_once(spec: Spec, check, ns: dict, seed: int, seconds: float | None) -> 
             passed, message = True, ""
         except AssertionError as exc:
             passed, message = False, str(exc)[:300]
-        figures, extra = {}, {}
+        extra = {"check_seconds": time.monotonic() - wall0, "check_cpu_seconds": time.process_time() - cpu0}
+        figures = {}
         try:
             result = codec.read(str(result_path), protocol.MAX_RESULT_BYTES)
             if "failure" not in result:
@@ -538,7 +534,7 @@ def _fmt(x, digits=4) -> str:
     return f"{x:.{digits}g}"
 
 
-def report(results: list[dict], out=sys.stdout) -> None:
+def report(results: list[dict], out=sys.stdout, all_figures: bool = False) -> None:
     print("| check | case | role | runs | passes | fail rate | failures not from a bar | "
           "est. P(wrong outcome) | probe s (mean/max) | whole check: wall s, CPU s (mean/max) |", file=out)
     print("|---|---|---|---|---|---|---|---|---|---|", file=out)
@@ -557,6 +553,8 @@ def report(results: list[dict], out=sys.stdout) -> None:
     for r in results:
         for name, f in r["summary"]["figures"].items():
             bar = "-" if f["op"] == "in" and f["limit"] == (None, None) else f"{f['op']} {_fmt(f['limit'])}"
+            if bar == "-" and not all_figures:
+                continue
             method = "-" if bar == "-" else ("P_MIN bound" if f["kind"] == "p-value" and r["role"] in ("reference", "valid")
                                              else "normal")
             nonfinite = f" ({f['non_finite']} non-finite)" if f["non_finite"] else ""
@@ -570,13 +568,14 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=50, help="seeds per case (default 50)")
     ap.add_argument("--first-seed", type=int, default=FIRST_SEED)
     ap.add_argument("--checks", default="", help="comma-separated check names (default: all)")
-    ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
+    ap.add_argument("--cases", default="", help="';'-separated case names (default: all)")
     ap.add_argument("--roles", default="reference,valid,mutant", help="also 'may fail'")
     ap.add_argument("--json", type=Path, help="write the results (summaries and every run) here")
     ap.add_argument("--cache", type=Path, default=CACHE, help=f"resumable results (default {CACHE.relative_to(REPO)})")
     ap.add_argument("--shard", default="0/1", help="i/k: run only work items j with j %% k == i")
     ap.add_argument("--report-only", action="store_true", help="summarize the cache, run nothing")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--all-figures", action="store_true", help="also print the figures no bar reads")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -586,7 +585,7 @@ def main(argv=None) -> int:
         ap.error(f"unknown checks {sorted(unknown)}; stochastic checks: {[s.check for s in SPECS]}")
     specs = [s for s in SPECS if not wanted or s.check in wanted]
     roles = {r.strip() for r in args.roles.split(",")}
-    case_filter = {c for c in args.cases.split(",") if c}
+    case_filter = {c.strip() for c in args.cases.split(";") if c.strip()}
     shard, shards = (int(x) for x in args.shard.split("/"))
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     cache = load_cache(args.cache)
@@ -640,7 +639,7 @@ def main(argv=None) -> int:
             results.append({"check": spec.check, "case": case.name, "role": case.role,
                             "seeds": [r["seed"] for r in rows], "summary": summarize(rows, case.role),
                             "runs": rows})
-    report(results)
+    report(results, all_figures=args.all_figures)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=1, default=float))

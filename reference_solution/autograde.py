@@ -186,6 +186,10 @@ class ScratchCourse:
         shutil.rmtree(records, ignore_errors=True)
         args = [sys.executable, "-m", "nbgrader", "autograde", self.assignment, "--force",
                 *self.nbgrader_args]
+        # students graded by an earlier call in this folder are not graded again
+        earlier = sorted(p.name for p in (folder / "submitted").iterdir() if p.name not in share)
+        if earlier:
+            args.append("--CourseDirectory.student_id_exclude=" + ",".join(earlier))
         env = course.nbgrader_env(self.root, **{REPORT_DIR_ENV: str(records)})
         started = time.monotonic()
         proc = subprocess.run(args, cwd=folder, env=env, capture_output=True, text=True,

@@ -19,6 +19,19 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def course_root(start: Path | None = None) -> Path:
+    """The course being worked on: the nearest folder at or above ``start`` (the working
+    directory) holding ``nbgrader_config.py``. The installed package's own checkout is never
+    assumed: with an editable install, that would silently act on another copy of the course."""
+    start = Path.cwd() if start is None else Path(start)
+    for folder in [start.resolve(), *start.resolve().parents]:
+        if (folder / "nbgrader_config.py").is_file():
+            return folder
+    raise FileNotFoundError(f"no nbgrader_config.py in {start} or above: run this command inside "
+                            f"a course folder or pass --root COURSE (this package is installed "
+                            f"from {REPO_ROOT})")
+
+
 def _make_data(a: argparse.Namespace) -> int:
     from .stratosphere import event_summary, read_events, write_course_files
 
@@ -53,10 +66,21 @@ def _screenshots(a: argparse.Namespace) -> int:
     return 0
 
 
+def _course(a: argparse.Namespace) -> Path:
+    """The course a command acts on, refusing when its own instructor package is not this one."""
+    root = (a.root or course_root()).resolve()
+    own = root / "reference_solution"
+    if own.is_dir() and own.resolve() != REPO_ROOT / "reference_solution":
+        raise ValueError(f"the course {root} has its own reference_solution/, but this command runs "
+                         f"the copy in {REPO_ROOT}: run it as `python -m reference_solution` from "
+                         f"{root} (or `pip install -e {root}`)")
+    return root
+
+
 def _sync_support(a: argparse.Namespace) -> int:
     from .course import sync_support
 
-    for path in sync_support(a.root):
+    for path in sync_support(_course(a)):
         print(f"wrote {path}")
     return 0
 
@@ -64,10 +88,11 @@ def _sync_support(a: argparse.Namespace) -> int:
 def _release(a: argparse.Namespace) -> int:
     from .course import assignments, generate_release, sync_support
 
-    sync_support(a.root)
-    names = a.assignments or assignments(a.root)
+    root = _course(a)
+    sync_support(root)
+    names = a.assignments or assignments(root)
     for name in names:
-        generate_release(a.root, name)
+        generate_release(root, name)
         print(f"release/{name} regenerated")
     return 0
 
@@ -75,7 +100,7 @@ def _release(a: argparse.Namespace) -> int:
 def _autograde_demo(a: argparse.Namespace) -> int:
     from .autograde import demo
 
-    print(demo(a.assignment, root=a.root))
+    print(demo(a.assignment, root=_course(a)))
     return 0
 
 
@@ -113,17 +138,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_screenshots)
 
     p = sub.add_parser("sync-support", help="copy support modules next to source notebooks")
-    p.add_argument("--root", type=Path, default=REPO_ROOT, help="course root")
+    p.add_argument("--root", type=Path, default=None,
+                   help="course root (default: the folder above the working directory that holds nbgrader_config.py)")
     p.set_defaults(func=_sync_support)
 
     p = sub.add_parser("release", help="regenerate release/ from source/ with nbgrader")
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
-    p.add_argument("--root", type=Path, default=REPO_ROOT, help="course root")
+    p.add_argument("--root", type=Path, default=None,
+                   help="course root (default: the folder above the working directory that holds nbgrader_config.py)")
     p.set_defaults(func=_release)
 
     p = sub.add_parser("autograde-demo", help="autograde three example submissions")
     p.add_argument("assignment", nargs="?", default="wgan_anomalies")
-    p.add_argument("--root", type=Path, default=REPO_ROOT, help="course root")
+    p.add_argument("--root", type=Path, default=None,
+                   help="course root (default: the folder above the working directory that holds nbgrader_config.py)")
     p.set_defaults(func=_autograde_demo)
     return parser
 

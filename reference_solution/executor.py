@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import copy
 import hashlib
+import math
 import os
 import secrets
 import shutil
@@ -290,6 +291,13 @@ class GradingExecute(GuardedExecute):
                 return
 
     # -- cells ------------------------------------------------------------------------------------------
+
+    def _get_timeout(self, cell):
+        """A cell's timeout, cut to what is left of the notebook's time limit: a student's endless
+        loop is stopped when the notebook's time is up, not only when the cell's is."""
+        timeout = super()._get_timeout(cell)
+        left = self.notebook_time_limit - (time.monotonic() - self._started)
+        return max(1, int(math.ceil(left))) if timeout is None else max(1, min(timeout, int(math.ceil(left))))
 
     def preprocess_cell(self, cell, resources, index):
         if self._dead is None and time.monotonic() - self._started > self.notebook_time_limit:

@@ -4,11 +4,13 @@ The student controls everything that runs in the grading kernel. ``Jail`` turns 
 command line into one that runs it
 
 - under Debian's ``bwrap`` (bubblewrap) with every namespace unshared (no network, its own PIDs,
-  IPC and hostname), a read-only view of ``/``, a private ``/tmp``, no capabilities, a new
-  session (no terminal to inject keystrokes into) and death with the grader;
-- with the course directory, the instructor package, the grader's home and every other path in
-  ``hidden`` replaced by empty read-only folders (the interpreter's own install is put back
-  read-only when it lives under one of them);
+  IPC and hostname), a private ``/tmp``, no capabilities, a new session (no terminal to inject
+  keystrokes into) and death with the grader;
+- seeing, read-only, only a whitelist of the host: the system folders (``SYSTEM_FOLDERS``) and the
+  interpreter's install; every other host folder (the course, any checkout or copy of the
+  instructor package, homes, ``/srv``, ``/opt``) does not exist inside. Paths in ``hidden`` that
+  lie inside an exposed folder (the package installed into site-packages, an editable install's
+  path hooks) are covered by empty read-only folders or files;
 - writable only in the student's private work folder, ``/tmp`` and the outbox the probes write
   their data to; the inbox of challenges and the shared data cache are read-only;
 - under resource limits set by a small trusted launcher *before* ``bwrap`` starts, so every
@@ -35,8 +37,10 @@ from pathlib import Path
 
 __all__ = ["Limits", "Jail", "availability", "JAIL_HOME"]
 
-# the kernel's home inside the jail (its work folder lives below); /home is always hidden
-JAIL_HOME = "/home/student" if Path("/home").is_dir() else "/tmp/student"
+# the kernel's home inside the jail (its work folder lives below)
+JAIL_HOME = "/home/student"
+# the host folders a jailed kernel sees, read-only (besides the interpreter's install and its own)
+SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
 UNPROTECTED = ("NO SANDBOX: bubblewrap (bwrap) is not usable here ({why}). Student code runs with "
                "the grader's privileges and can read and write every file the grading user can, "
                "including the gradebook. Verdicts are still computed outside the student's kernel. "
@@ -158,35 +162,38 @@ class Jail:
         return env
 
     def _bwrap_args(self) -> list[str]:
-        args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+        # Nothing of the host is visible unless named here: the system folders, the interpreter's
+        # install, the jail's own folders. A blocklist (all of / minus the course) would show any
+        # other copy of the course or of the instructor package that happens to lie on the machine.
+        args = ["--dev", "/dev", "--proc", "/proc",
                 "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
                 "--hostname", "grading"]
+        exposed: list[Path] = []
+        for name in SYSTEM_FOLDERS:
+            folder = Path(name)
+            if folder.is_symlink():  # merged /usr: /bin -> usr/bin
+                args += ["--symlink", os.readlink(folder), name]
+            elif folder.is_dir():
+                args += ["--ro-bind", name, name]
+                exposed.append(folder)
+        for path in _python_paths():
+            if not any(_under(path, e) for e in exposed):
+                args += ["--ro-bind", str(path), str(path)]
+                exposed.append(path)
         for device in sorted(Path("/dev").glob("nvidia*")):  # CUDA on a GPU grader
             args += ["--dev-bind", str(device), str(device)]
-        args += ["--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp"]
-        hidden = sorted({Path(h).resolve() for h in self.hidden if Path(h).is_dir()}
-                        | {Path(p) for p in ("/root", "/home") if Path(p).is_dir()}
-                        | {Path.home().resolve()})
-        hidden = [h for h in hidden if not any(_under(h, o) for o in hidden if o != h)]
-        python = _python_paths()
-        home = Path(JAIL_HOME)
-        for folder in hidden:
-            args += ["--perms", "0755", "--tmpfs", str(folder)]
-            for path in python:
-                if _under(path, folder):
-                    args += ["--ro-bind", str(path), str(path)]
-            if _under(home, folder):  # the mount point must exist before the folder turns read-only
-                args += ["--perms", "0755", "--size", str(self.limits.tmp_bytes), "--tmpfs", JAIL_HOME]
-            args += ["--remount-ro", str(folder)]
-        for folder in self.hidden:  # again: a package inside a re-exposed site-packages
-            folder = Path(folder).resolve()
-            if folder.is_dir() and any(_under(folder, p) for p in python):
+        args += ["--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp",
+                 "--perms", "0755", "--size", str(self.limits.tmp_bytes), "--tmpfs", JAIL_HOME]
+        # hidden folders that an exposed one contains (a package or a checkout inside the
+        # interpreter's install) are covered by empty read-only folders; hidden files by an empty file
+        for folder in sorted({Path(h).resolve() for h in self.hidden if Path(h).is_dir()}):
+            if any(_under(folder, e) for e in exposed):
                 args += ["--tmpfs", str(folder), "--remount-ro", str(folder)]
         empty = self.inbox.parent / "empty"  # outside every writable folder of the jail
         empty.touch()
-        files = [Path(h) for h in self.hidden if Path(h).is_file()]
+        files = [Path(h).resolve() for h in self.hidden if Path(h).is_file()]
         for secret in [Path("/etc/shadow"), Path("/etc/gshadow"), *files]:
-            if secret.exists():
+            if secret.exists() and any(_under(secret, e) for e in exposed):
                 args += ["--ro-bind", str(empty), str(secret)]
         for host, inside in self.readonly.items():
             args += ["--ro-bind", str(host), inside]
@@ -194,7 +201,7 @@ class Jail:
                  "--ro-bind", str(self.inbox), str(self.inbox),
                  "--bind", str(self.outbox), str(self.outbox),
                  "--bind", str(self.sockets), str(self.sockets),
-                 "--chdir", self.cwd_inside, "--clearenv"]
+                 "--remount-ro", "/", "--chdir", self.cwd_inside, "--clearenv"]
         for name, value in self.environment().items():
             args += ["--setenv", name, value]
         return args

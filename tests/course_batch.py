@@ -37,8 +37,8 @@ from hostile_catalogue import TRICKS  # noqa: E402
 os.environ["MPLBACKEND"] = "Agg"
 CATALOGUES = {"score_matching": mutants_score_matching, "wgan_anomalies": mutants_wgan}
 # How many of each catalogue go through nbgrader (every mutant also runs in process, fast).
-PIPELINE_MUTANTS = {"score_matching": 6, "wgan_anomalies": 3}
-PIPELINE_VALID = {"score_matching": 3, "wgan_anomalies": 2}
+PIPELINE_MUTANTS = {"score_matching": 2, "wgan_anomalies": 2}
+PIPELINE_VALID = {"score_matching": 1, "wgan_anomalies": 1}
 WORKERS = 2
 
 

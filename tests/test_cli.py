@@ -40,3 +40,17 @@ def test_pipeline_takes_a_seed_and_the_medium_preset():
 def test_screenshots_of_a_missing_run_exit_with_a_message(tmp_path, capsys):
     assert main(["screenshots", "--run", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
     assert "pipeline --out" in capsys.readouterr().err
+
+
+def test_course_commands_act_on_the_course_of_the_working_directory(tmp_path, monkeypatch, capsys):
+    from reference_solution import cli
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["sync-support"]) == 2  # not inside a course: refuse, never the installed checkout
+    assert "nbgrader_config.py" in capsys.readouterr().err
+    (tmp_path / "nbgrader_config.py").write_text("")
+    (tmp_path / "sub").mkdir()
+    assert cli.course_root(tmp_path / "sub") == tmp_path.resolve()
+    (tmp_path / "reference_solution").mkdir()  # another copy of the package: refuse to mix them
+    assert main(["release", "--root", str(tmp_path)]) == 2
+    assert "its own reference_solution" in capsys.readouterr().err

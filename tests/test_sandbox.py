@@ -18,6 +18,9 @@ from reference_solution import sandbox
 from reference_solution.sandbox import Jail, Limits
 
 REPO = Path(__file__).resolve().parents[1]
+# the top-level host folder holding this checkout (e.g. /work): a second copy of the course or of
+# the instructor package could lie anywhere below it, so none of it may be visible
+REPO_TOP = Path(*REPO.parts[:2])
 JAILED = pytest.mark.skipif(not sandbox.availability()[0], reason=f"no jail here: {sandbox.availability()[1]}")
 
 PROBE = r"""
@@ -31,7 +34,9 @@ def attempt(key, fn):
 attempt("import_package", lambda: __import__("reference_solution") and "imported")
 attempt("list_course", lambda: sorted(os.listdir(sys.argv[1])))
 attempt("write_course", lambda: open(os.path.join(sys.argv[1], "pwned"), "w").write("x"))
-attempt("write_root", lambda: open("/pwned", "w").write("x"))
+if sys.argv[4] == "jailed":  # unjailed, this would really write into the host's /
+    attempt("write_root", lambda: open("/pwned", "w").write("x"))
+attempt("see_repo_top", lambda: sorted(os.listdir(sys.argv[5])))
 attempt("write_home", lambda: open(os.path.expanduser("~/note"), "w").write("x"))
 attempt("write_cwd", lambda: open("note.txt", "w").write("x"))
 attempt("write_outbox", lambda: open(os.path.join(sys.argv[2], "r.json"), "w").write("{}"))
@@ -59,7 +64,7 @@ def run_probe(tmp_path: Path, use_bwrap: bool) -> tuple[dict, Jail]:
                 sockets=folders["sockets"], hidden=[course_root, REPO / "reference_solution", REPO],
                 limits=Limits(memory_bytes=2 * 2**30, processes=64), use_bwrap=use_bwrap)
     cmd = jail.command([sys.executable, "-c", PROBE, str(course_root), str(folders["out"]),
-                        str(folders["in"])])
+                        str(folders["in"]), "jailed" if use_bwrap else "open", str(REPO_TOP)])
     done = subprocess.run(cmd, cwd=folders["work"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1]), jail
@@ -69,10 +74,15 @@ def run_probe(tmp_path: Path, use_bwrap: bool) -> tuple[dict, Jail]:
 def test_jail_hides_the_course_and_the_instructor_package(tmp_path):
     out, jail = run_probe(tmp_path, use_bwrap=True)
     assert out["import_package"][0] == "error"
-    assert out["list_course"] == ["ok", []]  # an empty, read-only folder stands in for the course
+    # the course is not there at all (or, inside an exposed folder, an empty read-only stand-in)
+    assert out["list_course"] in (["ok", []], ["error", "FileNotFoundError"])
     assert out["write_course"][0] == "error" and out["write_root"][0] == "error"
     assert not (tmp_path / "course" / "pwned").exists()
     assert out["env_has_course"] == ["ok", False]
+    # a whitelist, not a blocklist: the checkout's top-level folder is absent or holds only the
+    # interpreter's own install (a venv next to the checkout)
+    assert out["see_repo_top"][0] == "error" or set(out["see_repo_top"][1]) <= {
+        p.parts[2] for p in sandbox._python_paths() if _under_top(p)}, out["see_repo_top"]
     assert out["shadow"] in (["ok", 0], ["error", "PermissionError"])
 
 
@@ -113,6 +123,10 @@ def test_fork_bomb_stops_at_the_process_limit(tmp_path):
     if not jail_limits_processes():
         pytest.skip("neither a pids cgroup nor RLIMIT_NPROC applies here (root without cgroups)")
     assert int(done.stdout.strip().splitlines()[-1]) < 32, done.stdout + done.stderr
+
+
+def _under_top(path: Path) -> bool:
+    return len(path.parts) > 2 and path.parts[:2] == REPO_TOP.parts
 
 
 def jail_limits_processes() -> bool:

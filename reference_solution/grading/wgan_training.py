@@ -152,23 +152,23 @@ CPU_SCALE = Convergence(
     size=32, winters=6, train_days=None, held_out=256, samples=256, val_days=64, epochs=4,
     batch_size=32, n_critic=3, lr=2e-3, lr_gamma=0.85, latent=32, threads=1, device="cpu",
     critic_pairs=64, snapshots=True, seconds=240, bars=(
-        Bar("sw_ratio_median", None, 0.75, "the generated states did not approach the data: sliced "
-            "Wasserstein distance to held-out days {sw_ratio_median:.2f} x the untrained one (median "
-            "of the last three epochs), needed at most {high:g} x"),
-        Bar("critic_gap", 0.0, None, "the trained critic does not score real states above generated "
-            "ones (mean D(real) - D(fake) = {critic_gap:.3g})"),
+        Bar("sw_ratio_late_best", None, 0.8, "the generated states did not approach the data: their "
+            "sliced Wasserstein distance to held-out days was {sw_ratio_late_best:.2f} x the untrained "
+            "one after the better of the last two epochs, needed at most {high:g} x"),
         Bar("grad_norm", 0.5, 2.0, "the trained critic's gradient norm at real/fake interpolates is "
             "{grad_norm:.3g}; the gradient penalty should hold it near 1"),
         Bar("diversity", 0.4, None, "generated states are too alike (diversity ratio {diversity:.2f}): "
             "mode collapse?"),
     ))
 FULL_SIZE = Convergence(
-    size=256, winters=1, train_days=32, held_out=32, samples=8, val_days=4, epochs=1, batch_size=4,
+    size=256, winters=1, train_days=32, held_out=0, samples=8, val_days=4, epochs=1, batch_size=4,
     n_critic=1, lr=1e-3, lr_critic=4e-3, sample_mode="train", lr_gamma=1.0, latent=32, threads=1,
     device="auto", critic_pairs=8, seconds=240, bars=(
-        Bar("image_progress", 0.0, None, "the generated states did not move towards the data: their "
-            "mean image went {image_progress:.2f} of the way to the data's (needed at least {low:g})"),
-        Bar("grad_norm", 0.01, None, "the trained critic is flat (gradient norm {grad_norm:.2g} at "
+        # Whether one short epoch at 256 px moves the samples *towards* the data is a coin with
+        # odds of about 99.8 % for the reference (docs/PASS_RATES.md): too weak a bar for points.
+        # Learning is judged at 32 px; here the points mean "trains at full size": shapes, finite
+        # histories, a generator that changed and a critic that is not flat.
+        Bar("log10_grad_norm", -2.0, None, "the trained critic is flat (gradient norm {grad_norm:.2g} at "
             "real/fake interpolates): a saturating output?"),
     ))
 
@@ -258,6 +258,22 @@ def convergence_figures(challenge: dict, result: dict) -> dict[str, float]:
     return {k: float(v) for k, v in f.items()}
 
 
+def judged_figures(figures: dict[str, float]) -> dict[str, float]:
+    """The measured figures plus the summaries some bars read: ``sw_ratio_late_best``, the better
+    of the last two epochs' sliced Wasserstein ratios (a GAN's samples swing from epoch to epoch;
+    one bad epoch at the end of a right training should not fail it, a broken one is bad in both);
+    ``log10_grad_norm``."""
+    out = dict(figures)
+    if "grad_norm" in figures:  # spans decades early in training: bars and statistics on its log
+        out["log10_grad_norm"] = math.log10(max(figures["grad_norm"], 1e-30)) \
+            if math.isfinite(figures["grad_norm"]) else math.nan
+    epochs = sorted((int(k[len("sw_ratio_epoch"):]), v) for k, v in figures.items()
+                    if k.startswith("sw_ratio_epoch"))
+    if epochs:
+        out["sw_ratio_late_best"] = min(v for _, v in epochs[-2:])
+    return out
+
+
 def convergence_structure(cfg: Convergence, challenge: dict, result: dict) -> None:
     """What a convergence verdict asks besides its bars: shapes, finite samples and histories."""
     want = (len(challenge["z"]), 2, cfg.size, cfg.size)
@@ -273,18 +289,23 @@ def convergence_structure(cfg: Convergence, challenge: dict, result: dict) -> No
 
 def _convergence_verdict(cfg: Convergence, challenge: dict, result: dict) -> None:
     convergence_structure(cfg, challenge, result)
-    f = convergence_figures(challenge, result)
+    f = judged_figures(convergence_figures(challenge, result))
     for bar in cfg.bars:
         assert bar.holds(f), bar.message.format(**f, low=bar.low, high=bar.high)
 
 
 def training_converges_at_cpu_scale(challenge: dict, result: dict) -> None:
-    """Your Generator and Discriminator trained by train_model at 32 px on a CPU approach held-out winters."""
+    """Your Generator and Discriminator trained by train_model at 32 px on a CPU approach held-out winters (critic gradient norm near 1)."""
     _convergence_verdict(CPU_SCALE, challenge, result)
 
 
 def training_works_at_full_size(challenge: dict, result: dict) -> None:
-    """At 256 px on the grader's device your networks and train_model train: samples move towards the data."""
+    """At 256 px on the grader's device your networks and train_model train: finite losses, a generator that changes, a critic that is not flat."""
+    before, after = np.asarray(result["before"], dtype=np.float64), np.asarray(result["after"], dtype=np.float64)
+    if before.shape == after.shape:
+        assert np.abs(after - before).mean() > 1e-6, (
+            "the generator's samples did not change during training at 256 px: are its parameters "
+            "in the optimizer, and does train_model step it?")
     _convergence_verdict(FULL_SIZE, challenge, result)
 
 
