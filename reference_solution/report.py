@@ -85,8 +85,10 @@ def write_report(folder: Path, *, ds, gen, history, clf_histories, scores: dict,
 
     curves = {"critic loss": history.critic_loss, "generator loss": history.generator_loss}
     if history.val_wasserstein:
-        curves["validation W estimate (per epoch)"] = history.val_wasserstein
-    save(plotting.loss_curves(curves, xlabel="step", title="WGAN-GP training"), "wgan_losses.png")
+        curves["validation W estimate"] = history.val_wasserstein
+    save(plotting.loss_curves(curves, xlabel={"critic loss": "critic step", "generator loss": "generator step",
+                                              "validation W estimate": "epoch"},
+                              title="WGAN-GP training"), "wgan_losses.png")
     save(plotting.loss_curves({f"{s} val loss": h.val_loss for s, h in clf_histories.items()},
                               xlabel="epoch", title="classifier validation BCE"),
          "classifier_losses.png")

@@ -245,6 +245,9 @@ class View:
         if problem is None:
             bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
             bundle["text/plain"] = MISSING_EXTENSION_HINT.format(name=type(self).__name__)
+            # every view without a widget manager (nbconvert, nbgrader's autograded notebooks and
+            # feedback, GitHub) shows this picture of the first frame instead of the hint text
+            bundle["image/png"] = self.png
             return bundle
         print(NO_FRONTEND_HINT.format(why=problem))
         return {"image/png": self.png, "text/plain": f"<{type(self).__name__}: {self.label_text}>"}

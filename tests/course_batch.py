@@ -40,6 +40,19 @@ CATALOGUES = {"score_matching": mutants_score_matching, "wgan_anomalies": mutant
 PIPELINE_MUTANTS = {"score_matching": 2, "wgan_anomalies": 2}
 PIPELINE_VALID = {"score_matching": 1, "wgan_anomalies": 1}
 WORKERS = 2
+# Every trick runs through nbgrader on the toy course and on score_matching. wgan_anomalies (the
+# costliest notebook to grade) takes the first variant of every category plus the tricks aimed at
+# its probes; HOSTILE_ALL_TRICKS=1 runs the whole catalogue there too (docs/SECURITY.md: what runs
+# where). Its notebooks share the executor, the jail and the protocol with score_matching's.
+PROBE_TRICKS = {"event_hook_forges_probe_results", "hook_prints_what_the_grader_sends",
+                "kills_the_kernel_when_a_check_starts", "patches_numpy_and_torch_comparisons"}
+
+
+def trick_runs_here(assignment: str, trick) -> bool:
+    if assignment != "wgan_anomalies" or os.environ.get("HOSTILE_ALL_TRICKS") == "1":
+        return True
+    first_of_category = next(t for t in TRICKS if t.category == trick.category) is trick
+    return first_of_category or trick.name in PROBE_TRICKS
 
 
 def spread(items: list, n: int) -> list:
@@ -86,6 +99,8 @@ def submissions(root: Path, assignment: str, release_dir: Path, *, catalogue=Non
     subs["dies_early"] = fill_release_with_solutions(root, assignment, {first: "import os\nos._exit(1)"},
                                                      release_dir=release_dir)
     for i, trick in enumerate(TRICKS):
+        if not trick_runs_here(assignment, trick):
+            continue
         sid = f"h{i:02d}_{trick.name}"[:60]
         subs[sid], cases[sid] = with_trick(examples["blank"], trick.code), trick
     subs["h99_broken_notebook_file"] = b'{"cells": [ this is not json'
@@ -122,6 +137,10 @@ def grade_batch(root: Path, assignment: str, *, args: tuple = (), catalogue=None
         feedback = {sid: "\n".join(p.read_text() for c in scratch.courses
                                    for p in (c / "feedback" / sid).rglob("*.html"))
                     for sid in subs}
+        if os.environ.get("COURSE_BATCH_TIMES"):  # where a batch's time goes (seconds per student)
+            with open(os.environ["COURSE_BATCH_TIMES"], "a") as out:
+                for sid, r in results.items():
+                    out.write(f"{assignment}\t{sid}\t{r.seconds}\t{r.status}\n")
         return Batch(assignment, results, cases, before, after, autograded, feedback,
                      list(scratch.courses))
 

@@ -307,3 +307,23 @@ def test_display_outside_a_kernel_and_inside(course, monkeypatch, capsys):
     bundle = view._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "jupyterlab_widgets" in bundle["text/plain"]
+    assert bundle["image/png"] == view.png  # the static picture beside the widget
+
+
+def test_static_views_show_the_picture_not_the_hint(course, monkeypatch):
+    """nbconvert (and so nbgrader's feedback) renders a widget's output as its PNG."""
+    import base64
+
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    ds, _, _ = course
+    monkeypatch.setattr(widgets, "frontend_problem", lambda: None)
+    bundle = explore_dataset(ds)._repr_mimebundle_()
+    data = {k: (base64.b64encode(v).decode() if isinstance(v, bytes) else v) for k, v in bundle.items()}
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("explore_dataset(ds)", outputs=[
+        nbformat.v4.new_output("display_data", data=data)]))
+    html, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    assert "data:image/png;base64," + data["image/png"][:40] in html
+    assert "if you read this text" not in html

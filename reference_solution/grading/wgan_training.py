@@ -300,7 +300,7 @@ def training_converges_at_cpu_scale(challenge: dict, result: dict) -> None:
 
 
 def training_works_at_full_size(challenge: dict, result: dict) -> None:
-    """At 256 px on the grader's device your networks and train_model train: finite losses, a generator that changes, a critic that is not flat."""
+    """At 256 px on the grader's device your networks and train_model train one epoch: finite losses, a generator that changes, a critic that is not flat."""
     before, after = np.asarray(result["before"], dtype=np.float64), np.asarray(result["after"], dtype=np.float64)
     if before.shape == after.shape:
         assert np.abs(after - before).mean() > 1e-6, (

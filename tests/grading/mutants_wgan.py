@@ -35,7 +35,7 @@ CPU_CONV, FULL = "training_converges_at_cpu_scale", "training_works_at_full_size
 MUTANTS = [
     # In the notebook the student's DS also feeds the scoring cell, which then breaks too.
     Mutant("item shape (1, 2, H, W)", DS_C, "x = torch.from_numpy(x)\n", "x = torch.from_numpy(x)[None]\n", (ITEMS,),
-           (ANOM,)),
+           (ANOM, CPU_CONV)),  # CPU_CONV's visible part reads the notebook's own (broken) training run
     Mutant("whole-file np.load without mmap", DS_C, 'self.pv = np.load(pv_fname, mmap_mode="r")',
            "self.pv = np.load(pv_fname)", (MMAP,)),
     Mutant("channels swapped (gh first)", DS_C, "x[0] = self.pv[index]\n        x[1] = self.gh[index]",

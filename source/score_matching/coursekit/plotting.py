@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 import numpy as np
 
 CHANNELS = ("pv", "gh")
@@ -83,8 +85,21 @@ def state_grid(states, mask=None, labels: Sequence[str] | None = None, ncols: in
             ax.set_title(label, fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1 - 0.9 / fig.get_figwidth(), 1))  # 0.9 inch for the colour bars
+    _colour_bars(fig, [channel] if channel is not None else [0, 1])
     return fig
+
+
+def _colour_bars(fig, channels: Sequence[int]) -> None:
+    """One colour bar per channel at the right edge: what the colours of the scaled fields mean."""
+    height, width = 0.8 / len(channels), fig.get_figwidth()
+    for k, c in enumerate(channels):
+        name = CHANNELS[c]
+        cax = fig.add_axes((1 - 0.75 / width, 0.1 + (len(channels) - 1 - k) * height + 0.05 * height,
+                            0.12 / width, 0.85 * height))
+        bar = fig.colorbar(ScalarMappable(norm=Normalize(0, 1), cmap=CMAPS[name]), cax=cax)
+        bar.set_label(name, fontsize=7)  # fields are scaled to [0, 1]
+        bar.ax.tick_params(labelsize=6)
 
 
 def real_vs_generated(real, fake, mask=None, n: int = 4):
@@ -99,14 +114,16 @@ def real_vs_generated(real, fake, mask=None, n: int = 4):
     return fig
 
 
-def loss_curves(curves: dict[str, Sequence[float]], xlabel: str = "step", title: str | None = None):
-    """One panel per named curve (e.g. critic loss, generator loss, validation W estimate)."""
+def loss_curves(curves: dict[str, Sequence[float]], xlabel: str | dict[str, str] = "step",
+                title: str | None = None):
+    """One panel per named curve (e.g. critic loss, generator loss, validation W estimate);
+    ``xlabel`` for all panels, or per curve name (``{"validation": "epoch"}``, others "step")."""
     fig, axes = plt.subplots(1, len(curves), figsize=(3.6 * len(curves), 3), squeeze=False)
     for ax, (name, values) in zip(axes[0], curves.items()):
         values = np.asarray(values, dtype=float)
         ax.plot(np.arange(1, len(values) + 1), values, lw=1)
         ax.set_title(name, fontsize=9)
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(xlabel.get(name, "step") if isinstance(xlabel, dict) else xlabel)
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
