@@ -167,7 +167,10 @@ class Jail:
         # other copy of the course or of the instructor package that happens to lie on the machine.
         args = ["--dev", "/dev", "--proc", "/proc",
                 "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-                "--hostname", "grading"]
+                "--hostname", "grading",
+                # first, so that an interpreter installed below /tmp is bound on top of it
+                "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp",
+                "--perms", "0755", "--size", str(self.limits.tmp_bytes), "--tmpfs", JAIL_HOME]
         exposed: list[Path] = []
         for name in SYSTEM_FOLDERS:
             folder = Path(name)
@@ -182,8 +185,6 @@ class Jail:
                 exposed.append(path)
         for device in sorted(Path("/dev").glob("nvidia*")):  # CUDA on a GPU grader
             args += ["--dev-bind", str(device), str(device)]
-        args += ["--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp",
-                 "--perms", "0755", "--size", str(self.limits.tmp_bytes), "--tmpfs", JAIL_HOME]
         # hidden folders that an exposed one contains (a package or a checkout inside the
         # interpreter's install) are covered by empty read-only folders; hidden files by an empty file
         for folder in sorted({Path(h).resolve() for h in self.hidden if Path(h).is_dir()}):
