@@ -37,6 +37,7 @@ attempt("write_course", lambda: open(os.path.join(sys.argv[1], "pwned"), "w").wr
 if sys.argv[4] == "jailed":  # unjailed, this would really write into the host's /
     attempt("write_root", lambda: open("/pwned", "w").write("x"))
 attempt("see_repo_top", lambda: sorted(os.listdir(sys.argv[5])))
+attempt("see_repo", lambda: sorted(os.listdir(sys.argv[6])))
 attempt("write_home", lambda: open(os.path.expanduser("~/note"), "w").write("x"))
 attempt("write_cwd", lambda: open("note.txt", "w").write("x"))
 attempt("write_outbox", lambda: open(os.path.join(sys.argv[2], "r.json"), "w").write("{}"))
@@ -64,7 +65,7 @@ def run_probe(tmp_path: Path, use_bwrap: bool) -> tuple[dict, Jail]:
                 sockets=folders["sockets"], hidden=[course_root, REPO / "reference_solution", REPO],
                 limits=Limits(memory_bytes=2 * 2**30, processes=64), use_bwrap=use_bwrap)
     cmd = jail.command([sys.executable, "-c", PROBE, str(course_root), str(folders["out"]),
-                        str(folders["in"]), "jailed" if use_bwrap else "open", str(REPO_TOP)])
+                        str(folders["in"]), "jailed" if use_bwrap else "open", str(REPO_TOP), str(REPO)])
     done = subprocess.run(cmd, cwd=folders["work"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1]), jail
@@ -81,8 +82,13 @@ def test_jail_hides_the_course_and_the_instructor_package(tmp_path):
     assert out["env_has_course"] == ["ok", False]
     # a whitelist, not a blocklist: the checkout's top-level folder is absent or holds only the
     # interpreter's own install (a venv next to the checkout)
-    assert out["see_repo_top"][0] == "error" or set(out["see_repo_top"][1]) <= {
-        p.parts[2] for p in sandbox._python_paths() if _under_top(p)}, out["see_repo_top"]
+    # (or, when the checkout lies in /tmp, the mount points of the jail's own folders there)
+    allowed = {p.parts[2] for p in [*sandbox._python_paths(), tmp_path] if _under_top(p)}
+    assert out["see_repo_top"][0] == "error" or set(out["see_repo_top"][1]) <= allowed, out["see_repo_top"]
+    # and nothing of the checkout itself (a venv inside it would be the only thing)
+    assert out["see_repo"][0] == "error" or set(out["see_repo"][1]) <= {
+        p.parts[len(REPO.parts)] for p in [*sandbox._python_paths(), tmp_path]
+        if len(p.parts) > len(REPO.parts) and p.parts[:len(REPO.parts)] == REPO.parts}, out["see_repo"]
     assert out["shadow"] in (["ok", 0], ["error", "PermissionError"])
 
 
