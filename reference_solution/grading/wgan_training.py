@@ -152,7 +152,10 @@ CPU_SCALE = Convergence(
     size=32, winters=6, train_days=None, held_out=256, samples=256, val_days=64, epochs=4,
     batch_size=32, n_critic=3, lr=2e-3, lr_gamma=0.85, latent=32, threads=1, device="cpu",
     critic_pairs=64, snapshots=True, seconds=240, bars=(
-        Bar("sw_ratio_late_best", None, 0.8, "the generated states did not approach the data: their "
+        # 0.95, not tighter: the seed's own schedule (a generator step at the first batch of every
+        # epoch) is right but noisier (mean 0.49, sd 0.13, max 0.92 over 48 seeds; the reference
+        # 0.45, sd 0.08): docs/PASS_RATES.md
+        Bar("sw_ratio_late_best", None, 0.95, "the generated states did not approach the data: their "
             "sliced Wasserstein distance to held-out days was {sw_ratio_late_best:.2f} x the untrained "
             "one after the better of the last two epochs, needed at most {high:g} x"),
         Bar("grad_norm", 0.5, 2.0, "the trained critic's gradient norm at real/fake interpolates is "

@@ -93,8 +93,9 @@ def test_catalogue_is_large_and_names_real_grade_ids():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mutant", [None, next(m for m in MUTANTS if m.name == "wrong generator loss sign")],
-                         ids=["reference", "generator_sign_flipped"])
+@pytest.mark.parametrize("mutant", [None, *(next(m for m in MUTANTS if m.name == n) for n in (
+    "wrong generator loss sign", "wrong critic loss sign", "penalty subtracted"))],
+    ids=["reference", "generator_sign_flipped", "critic_sign_flipped", "penalty_subtracted"])
 def test_cpu_convergence_check(mutant):
     ns = namespace(mutant)
     if mutant is None:
