@@ -23,8 +23,8 @@ def course_root(start: Path | None = None) -> Path:
     """The course being worked on: the nearest folder at or above ``start`` (the working
     directory) holding ``nbgrader_config.py``. The installed package's own checkout is never
     assumed: with an editable install, that would silently act on another copy of the course."""
-    start = Path.cwd() if start is None else Path(start)
-    for folder in [start.resolve(), *start.resolve().parents]:
+    start = (Path.cwd() if start is None else Path(start)).resolve()
+    for folder in [start, *start.parents]:
         if (folder / "nbgrader_config.py").is_file():
             return folder
     raise FileNotFoundError(f"no nbgrader_config.py in {start} or above: run this command inside "
@@ -104,6 +104,11 @@ def _autograde_demo(a: argparse.Namespace) -> int:
     return 0
 
 
+def _add_root(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", type=Path, default=None, help="course root (default: the nearest "
+                   "folder at or above the working directory that holds nbgrader_config.py)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m reference_solution", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -138,20 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_screenshots)
 
     p = sub.add_parser("sync-support", help="copy support modules next to source notebooks")
-    p.add_argument("--root", type=Path, default=None,
-                   help="course root (default: the folder above the working directory that holds nbgrader_config.py)")
+    _add_root(p)
     p.set_defaults(func=_sync_support)
 
     p = sub.add_parser("release", help="regenerate release/ from source/ with nbgrader")
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
-    p.add_argument("--root", type=Path, default=None,
-                   help="course root (default: the folder above the working directory that holds nbgrader_config.py)")
+    _add_root(p)
     p.set_defaults(func=_release)
 
     p = sub.add_parser("autograde-demo", help="autograde three example submissions")
     p.add_argument("assignment", nargs="?", default="wgan_anomalies")
-    p.add_argument("--root", type=Path, default=None,
-                   help="course root (default: the folder above the working directory that holds nbgrader_config.py)")
+    _add_root(p)
     p.set_defaults(func=_autograde_demo)
     return parser
 

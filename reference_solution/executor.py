@@ -296,8 +296,8 @@ class GradingExecute(GuardedExecute):
         """A cell's timeout, cut to what is left of the notebook's time limit: a student's endless
         loop is stopped when the notebook's time is up, not only when the cell's is."""
         timeout = super()._get_timeout(cell)
-        left = self.notebook_time_limit - (time.monotonic() - self._started)
-        return max(1, int(math.ceil(left))) if timeout is None else max(1, min(timeout, int(math.ceil(left))))
+        left = max(1, math.ceil(self.notebook_time_limit - (time.monotonic() - self._started)))
+        return left if timeout is None else min(timeout, left)
 
     def preprocess_cell(self, cell, resources, index):
         if self._dead is None and time.monotonic() - self._started > self.notebook_time_limit:

@@ -137,10 +137,6 @@ def grade_batch(root: Path, assignment: str, *, args: tuple = (), catalogue=None
         feedback = {sid: "\n".join(p.read_text() for c in scratch.courses
                                    for p in (c / "feedback" / sid).rglob("*.html"))
                     for sid in subs}
-        if os.environ.get("COURSE_BATCH_TIMES"):  # where a batch's time goes (seconds per student)
-            with open(os.environ["COURSE_BATCH_TIMES"], "a") as out:
-                for sid, r in results.items():
-                    out.write(f"{assignment}\t{sid}\t{r.seconds}\t{r.status}\n")
         return Batch(assignment, results, cases, before, after, autograded, feedback,
                      list(scratch.courses))
 
