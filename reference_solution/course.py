@@ -28,8 +28,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 SUPPORT_PACKAGE = "coursekit"
 SUPPORT_MODULES: dict[str, tuple[str, ...]] = {
     "wgan_anomalies": ("course_files", "warmings", "stratosphere", "data_cache", "plotting", "widgets",
-                       "explorers_data", "explorers_models", "comparison", "critic_score",
-                       "inversion", "fanogan"),
+                       "explorers_data", "explorers_models", "comparison", "baselines",
+                       "critic_score", "inversion", "fanogan"),
     "score_matching": ("plotting", "widgets", "explorers_data", "explorers_models"),
 }
 HEADER = ("# GENERATED from reference_solution/{name}.py by `python -m reference_solution "

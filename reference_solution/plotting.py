@@ -172,6 +172,25 @@ def norm_histograms(norms: dict[str, np.ndarray], n_dims: int, radius_inner: flo
     return fig
 
 
+def probability_groups(groups: dict[str, np.ndarray], threshold: float | None = None,
+                       title: str = "What the classifier separates"):
+    """Overlaid density histograms of ``P(anomalous)`` for named groups of states (e.g. generated
+    inside and outside the chi ball, SSW and other days), with the threshold when given."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    bins = np.linspace(0.0, 1.0, 41)
+    for k, (name, values) in enumerate(groups.items()):
+        values = np.asarray(values, dtype=float)
+        ax.hist(values, bins=bins, density=True, histtype="step", lw=1.5, color=f"C{k}",
+                label=f"{name} (n={len(values)})")
+    if threshold is not None:
+        ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:.2f}")
+    ax.set(xlabel="P(anomalous)", ylabel="density", title=title)
+    ax.title.set_fontsize(10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def roc_curves(scores: dict, truth, title: str = "ROC curves against the ground truth"):
     """Every named score's ROC curve on one axes, with its ROC-AUC in the legend (best first)."""
     from .comparison import roc_auc, roc_curve  # only the wgan assignment ships it
