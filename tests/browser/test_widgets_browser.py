@@ -4,7 +4,9 @@ The test writes a small exploration notebook, starts ``jupyter lab`` on a free p
 opens the notebook in Debian's ``/usr/bin/chromium`` driven by Playwright, runs all cells from the
 Run menu (a real kernel), drags each view's slider with the mouse and checks that the label
 computed by Python changed and the rendered view looks different. Screenshots go to a temporary
-folder, and into ``docs/screenshots/`` when ``SAVE_SCREENSHOTS=1``.
+folder, and into ``docs/screenshots/browser/`` when ``SAVE_SCREENSHOTS=1``: its inputs are
+synthetic (for speed), so they never feed the README, whose pictures come from a real pipeline run
+(``python -m reference_solution screenshots --run runs/quick``).
 
 Needs ``pip install playwright jupyterlab`` (no ``playwright install``: the system browser is used)
 and ``apt-get install chromium``; skipped with the reason otherwise.
@@ -212,7 +214,7 @@ def test_views_respond_to_sliders_in_jupyterlab(tmp_path):
                 assert after_shot != before_shot, f"{name}: the view looks the same after the move"
             browser.close()
         if os.environ.get("SAVE_SCREENSHOTS") == "1":
-            target = REPO / "docs" / "screenshots"
+            target = REPO / "docs" / "screenshots" / "browser"
             target.mkdir(parents=True, exist_ok=True)
             for shot in shots.glob("*.png"):
                 shutil.copy(shot, target / shot.name)
