@@ -45,7 +45,7 @@ DESCRIPTIONS = {
     "fanogan": "f-AnoGAN score A_R + kappa A_D (izi_f encoder)",
     "fanogan_latent_norm": "f-AnoGAN encoder's latent norm |E(x)|",
     "inversion_residual": "latent inversion residual R(z*) (AnoGAN)",
-    "inversion_latent_norm": "latent inversion norm |z*| (the seed's premise, inverted)",
+    "inversion_latent_norm": "latent inversion norm |z*| (the seed's premise, tested)",
     "polar_cap_index": "polar-cap height index (baseline)",
     "wind_index": "60N wind index from the height field (baseline)",
     "pca_error": "PCA reconstruction error (baseline)",
