@@ -25,6 +25,8 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from .baselines import latitude_grid  # one grid for the descriptors and the baselines
+
 __all__ = ["FEATURES", "latitude_grid", "ring_values", "wave_amplitudes", "vortex_strength",
            "state_features"]
 
@@ -41,14 +43,6 @@ def _numpy(x) -> np.ndarray:
 def _radius_of(lat: float) -> float:
     """Stereographic radius of latitude ``lat`` in units of the 40N radius."""
     return math.tan(math.radians(90.0 - lat) / 2) / math.tan(math.radians(90.0 - EDGE_LAT) / 2)
-
-
-def latitude_grid(size: int) -> np.ndarray:
-    """``(S, S)`` latitude (degrees) of every pixel centre: 90 at the centre, 40 at the edge."""
-    c = (size - 1) / 2
-    yy, xx = np.mgrid[0:size, 0:size]
-    rho = np.hypot(xx - c, yy - c) / (size / 2)
-    return 90.0 - 2.0 * np.degrees(np.arctan(rho * math.tan(math.radians(45.0 - EDGE_LAT / 2))))
 
 
 def ring_values(fields, lat: float = 60.0, n_lon: int = 64) -> np.ndarray:
