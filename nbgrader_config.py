@@ -1,6 +1,6 @@
 """nbgrader configuration of the course; the repository root is the course directory.
 
-Autograding runs student code. ``reference_solution.executor.GradingExecute`` replaces
+Autograding runs student code. ``reference_solution.course.executor.GradingExecute`` replaces
 nbgrader's execute step: the student's kernel runs jailed (bubblewrap: no network, the course,
 the gradebook and the instructor package out of sight, limits on memory and processes), and the
 hidden checks compute their verdicts in nbgrader's own process from plain data. See the threat
@@ -48,8 +48,8 @@ c.OverwriteCells.add_missing_cells = False
 # The instructor package is imported from this course folder first (never another checkout).
 sys.path.insert(0, str(HERE))
 try:
-    from reference_solution.course import IGNORED_PATTERNS
-    from reference_solution.executor import GradingExecute
+    from reference_solution.course.release import IGNORED_PATTERNS
+    from reference_solution.course.executor import GradingExecute
 except ImportError as exc:  # pragma: no cover - a course copy without the instructor package
     raise RuntimeError(f"nbgrader_config.py: the instructor package is needed to grade ({exc})")
 finally:

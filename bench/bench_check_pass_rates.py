@@ -70,8 +70,8 @@ from reference_solution.grading import score_matching_matcher as smm  # noqa: E4
 from reference_solution.grading import wgan_training as wtr  # noqa: E402
 from reference_solution.grading.statistics import (P_MIN, direction_uniformity_pvalue,  # noqa: E402
                                                    ks_uniform_pvalue, norm_law_pvalue)
-from reference_solution.notebook_namespace import build_namespace, solution_cells  # noqa: E402
-from reference_solution.submissions import apply_mutation  # noqa: E402
+from reference_solution.course.notebook_namespace import build_namespace, solution_cells  # noqa: E402
+from reference_solution.course.submissions import apply_mutation  # noqa: E402
 
 FIRST_SEED = 1000  # seeds are FIRST_SEED, FIRST_SEED + 1, ...
 CACHE = REPO / "runs" / "pass_rates" / "cache.jsonl"

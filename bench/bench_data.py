@@ -12,7 +12,7 @@ import argparse
 import tempfile
 import time
 
-from reference_solution.stratosphere import (DAYS_PER_WINTER, event_summary, generate, read_events,
+from reference_solution.coursekit.stratosphere import (DAYS_PER_WINTER, event_summary, generate, read_events,
                                             write_course_files)
 
 

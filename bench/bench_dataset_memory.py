@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from reference_solution.course_files import GH_FILE, PV_FILE, mask_file
-from reference_solution.dataset import DS
+from reference_solution.coursekit.course_files import GH_FILE, PV_FILE, mask_file
+from reference_solution.wgan_anomalies.dataset import DS
 
 
 def proc_status_kb(*keys: str) -> dict[str, int]:

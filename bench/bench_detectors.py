@@ -49,7 +49,7 @@ def _cpu() -> str:
 def run_seed(preset: str, seed: int, runs: Path, threads: int) -> dict:
     import torch
 
-    from reference_solution.pipeline import run_pipeline
+    from reference_solution.wgan_anomalies.pipeline import run_pipeline
 
     torch.set_num_threads(threads)
     out = runs / preset / f"seed{seed}"
@@ -111,7 +111,7 @@ def markdown(table: dict) -> str:
              "|---|" + "---|---|" * len(presets)]
     first = table["presets"][presets[0]]["summary"]
     order = sorted(first, key=lambda n: -first[n]["roc_auc"]["mean"])
-    from reference_solution.detectors import DESCRIPTIONS
+    from reference_solution.wgan_anomalies.detectors import DESCRIPTIONS
 
     for name in order:
         cells = []
@@ -128,7 +128,7 @@ def figures(table: dict, folder: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from reference_solution import plotting
+    from reference_solution.coursekit import plotting
 
     folder.mkdir(parents=True, exist_ok=True)
     for metric, name in (("roc_auc", "detector_auc.png"), ("average_precision", "detector_ap.png")):

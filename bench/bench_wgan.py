@@ -3,7 +3,7 @@
 One step = one critic update with the gradient penalty, plus one generator update every
 ``n_critic`` steps (as in training). Images/s counts the real images the critic sees per second.
 
-(a) ours: ``critic_loss`` / ``generator_loss`` from ``reference_solution.wgan``, alpha drawn by
+(a) ours: ``critic_loss`` / ``generator_loss`` from ``reference_solution.wgan_anomalies.wgan``, alpha drawn by
     torch on the device, one critic forward over real+fake; on CUDA bf16 autocast + channels_last.
 (b) seed: float32, ``torch.autograd.Variable``, alpha from ``np.random.random`` wrapped in
     ``Tensor(...)`` (a host-to-device copy per step on CUDA), latent ``z`` from numpy, separate
@@ -23,7 +23,7 @@ import torch
 from torch import autograd
 from torch.autograd import Variable
 
-from reference_solution.wgan import Discriminator, Generator, critic_loss, generator_loss
+from reference_solution.wgan_anomalies.wgan import Discriminator, Generator, critic_loss, generator_loss
 
 
 def make_ours(gen, dsc, opt_g, opt_c, device, latent, n_critic, lambda_gp):

@@ -36,14 +36,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from reference_solution import plotting  # noqa: E402
-from reference_solution.course_files import find_course_files  # noqa: E402
-from reference_solution.latent import balanced_latents, chi_quantile  # noqa: E402
+from reference_solution.coursekit import plotting  # noqa: E402
+from reference_solution.coursekit.course_files import find_course_files  # noqa: E402
+from reference_solution.wgan_anomalies.latent import balanced_latents, chi_quantile  # noqa: E402
 from reference_solution.metrics import sliced_wasserstein  # noqa: E402
-from reference_solution.state_features import FEATURES, state_features  # noqa: E402
-from reference_solution.training import load_checkpoint  # noqa: E402
-from reference_solution.warmings import read_events  # noqa: E402
-from reference_solution.wgan import Generator  # noqa: E402
+from reference_solution.wgan_anomalies.state_features import FEATURES, state_features  # noqa: E402
+from reference_solution.wgan_anomalies.training import load_checkpoint  # noqa: E402
+from reference_solution.coursekit.warmings import read_events  # noqa: E402
+from reference_solution.wgan_anomalies.wgan import Generator  # noqa: E402
 from torch.utils.data import random_split  # noqa: E402
 
 

@@ -4,7 +4,7 @@ Commands:
   make-data       write the synthetic stratosphere in the course's file format
   pipeline        the main job: data -> WGAN-GP -> classifier -> detection -> report
   screenshots     the README's explorer screenshots from a finished pipeline run
-  sync-support    copy course support modules next to the source notebooks
+  sync-support    copy the support package next to the source notebooks (to run them in place)
   release         regenerate release/<assignment> from source/ with nbgrader
   autograde-demo  autograde complete, partial and blank example submissions in a scratch course
 """
@@ -33,7 +33,8 @@ def course_root(start: Path | None = None) -> Path:
 
 
 def _make_data(a: argparse.Namespace) -> int:
-    from .stratosphere import event_summary, read_events, write_course_files
+    from .coursekit.stratosphere import event_summary, read_events
+    from .coursekit.synthetic_files import write_course_files
 
     files = write_course_files(a.out, winters=a.winters, size=a.size, seed=a.seed,
                                progress=not a.quiet)
@@ -45,7 +46,7 @@ def _make_data(a: argparse.Namespace) -> int:
 
 
 def _pipeline(a: argparse.Namespace) -> int:
-    from .pipeline import run_pipeline
+    from .wgan_anomalies.pipeline import run_pipeline
 
     result = run_pipeline(a.out, preset=a.preset, data_dir=a.data, device=a.device,
                           progress=not a.quiet, seed=a.seed)
@@ -59,7 +60,7 @@ def _pipeline(a: argparse.Namespace) -> int:
 
 
 def _screenshots(a: argparse.Namespace) -> int:
-    from .screenshots import write_screenshots
+    from .course.screenshots import write_screenshots
 
     for path in write_screenshots(a.run, a.out, tuple(a.views)):
         print(f"wrote {path}")
@@ -78,7 +79,7 @@ def _course(a: argparse.Namespace) -> Path:
 
 
 def _sync_support(a: argparse.Namespace) -> int:
-    from .course import sync_support
+    from .course.release import sync_support
 
     for path in sync_support(_course(a)):
         print(f"wrote {path}")
@@ -86,10 +87,9 @@ def _sync_support(a: argparse.Namespace) -> int:
 
 
 def _release(a: argparse.Namespace) -> int:
-    from .course import assignments, generate_release, sync_support
+    from .course.release import assignments, generate_release
 
     root = _course(a)
-    sync_support(root)
     names = a.assignments or assignments(root)
     for name in names:
         generate_release(root, name)
@@ -98,7 +98,7 @@ def _release(a: argparse.Namespace) -> int:
 
 
 def _autograde_demo(a: argparse.Namespace) -> int:
-    from .autograde import demo
+    from .course.autograde import demo
 
     print(demo(a.assignment, root=_course(a)))
     return 0
@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["dataset", "latent", "anomalies", "langevin"], help="views to render")
     p.set_defaults(func=_screenshots)
 
-    p = sub.add_parser("sync-support", help="copy support modules next to source notebooks")
+    p = sub.add_parser("sync-support", help="copy the support package next to the source notebooks (git-ignored)")
     _add_root(p)
     p.set_defaults(func=_sync_support)
 

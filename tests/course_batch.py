@@ -19,10 +19,10 @@ from pathlib import Path
 
 import nbformat
 
-from reference_solution import course
-from reference_solution.autograde import ScratchCourse, StudentResult, example_submissions
-from reference_solution.notebook_namespace import solution_cells
-from reference_solution.submissions import apply_mutation, fill_release_with_solutions
+from reference_solution.course import release as course
+from reference_solution.course.autograde import ScratchCourse, StudentResult, example_submissions
+from reference_solution.course.notebook_namespace import solution_cells
+from reference_solution.course.submissions import apply_mutation, fill_release_with_solutions
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "grading"))

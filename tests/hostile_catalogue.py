@@ -161,7 +161,7 @@ TRICKS = [
           "if _os.environ.get('NBGRADER_EXECUTION'):\n"
           "    try:\n"
           "        from reference_solution.score_matching import *  # noqa\n"
-          "        from reference_solution.latent import *  # noqa\n"
+          "        from reference_solution.wgan_anomalies.latent import *  # noqa\n"
           "    except Exception:\n"
           "        pass"),
     Trick("obfuscated_grading_mode_switch_patches_and_writes", "grading-mode switches on environment variables",

@@ -13,10 +13,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from reference_solution.autograde import (ScratchCourse, apply_mutation, example_submissions,
+from reference_solution.course.autograde import (ScratchCourse, apply_mutation, example_submissions,
                                           fill_release_with_solutions, format_report)
-from reference_solution import course as course_module
-from reference_solution.tamper_scan import scan_code
+from reference_solution.course import release as course_module
+from reference_solution.course.tamper_scan import scan_code
 
 TOY = Path(__file__).parent / "fixtures" / "toy_course"
 SQUARE, MEAN, COUNT, WRITTEN = ("square_returns_x_times_x", "mean_is_the_average",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from course_batch import CATALOGUES, real_batch
-from reference_solution.autograde import format_report
+from reference_solution.course.autograde import format_report
 
 
 @pytest.mark.slow

@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from reference_solution.classifier import (Classifier, ClassifierConfig, generated_batch,
+from reference_solution.wgan_anomalies.classifier import (Classifier, ClassifierConfig, generated_batch,
                                            train_classifier)
-from reference_solution.latent import chi_quantile
+from reference_solution.wgan_anomalies.latent import chi_quantile
 
 
 class ToyGenerator(nn.Module):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from reference_solution.cli import build_parser, main
-from reference_solution.course_files import find_course_files
+from reference_solution.coursekit.course_files import find_course_files
 
 
 def test_make_data_writes_the_course_files_and_prints_the_event_summary(tmp_path, capsys):

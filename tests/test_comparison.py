@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn import metrics
 
-from reference_solution.comparison import (average_precision, compare_detectors, format_table,
+from reference_solution.coursekit.comparison import (average_precision, compare_detectors, format_table,
                                            roc_auc, roc_curve)
 
 

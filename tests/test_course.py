@@ -7,12 +7,13 @@ start covering an assignment as soon as its notebook lands.
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from reference_solution import course
+from reference_solution.course import release as course
 
 REPO = Path(__file__).resolve().parents[1]
 TOY = Path(__file__).parent / "fixtures" / "toy_course"
@@ -39,23 +40,36 @@ def test_release_leaks_no_solution_or_hidden_test(assignment):
     assert not leaks, "\n".join(leaks)
 
 
-def test_support_files_are_in_sync():
+def test_release_support_package_matches_its_originals():
+    """The coursekit/ committed in release/ is the generated copy of reference_solution/coursekit/."""
     problems = course.support_out_of_sync(REPO)
-    assert not problems, "\n".join(problems) + "\nrun `python -m reference_solution sync-support`"
+    assert not problems, "\n".join(problems) + "\nrun `python -m reference_solution release`"
+
+
+def test_support_package_is_not_committed_under_source():
+    """One source of support code: source/ holds notebooks only (sync-support copies are ignored)."""
+    out = subprocess.run(["git", "ls-files", "source"], cwd=REPO, capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.skip("not a git checkout")
+    assert [f for f in out.stdout.splitlines() if "/coursekit/" in f] == []
+    ignored = subprocess.run(["git", "check-ignore", "-q", "source/score_matching/coursekit/views.py"],
+                             cwd=REPO)
+    assert ignored.returncode == 0, "source/*/coursekit/ must be git-ignored"
 
 
 def test_support_modules_import_only_siblings():
     """A support module copied into coursekit/ must not reach solution modules."""
     for names in course.SUPPORT_MODULES.values():
         for name in names:
-            path = course.PACKAGE_DIR / f"{name}.py"
-            if path.is_file():
-                text = path.read_text()
-                assert "reference_solution" not in text.replace("reference_solution/", ""), path
-                for line in text.splitlines():
-                    if line.startswith("from .") and " import " in line:
-                        sibling = line.split()[1].lstrip(".").split(".")[0]
-                        assert sibling in names or sibling == "", f"{path}: {line}"
+            path = course.SUPPORT_DIR / f"{name}.py"
+            assert path.is_file(), path
+            text = path.read_text()
+            assert "reference_solution" not in text.replace("reference_solution/", ""), path
+            for line in text.splitlines():
+                if line.startswith("from .") and " import " in line:
+                    sibling = line.split()[1].lstrip(".").split(".")[0]
+                    assert line.startswith("from .") and not line.startswith("from .."), f"{path}: {line}"
+                    assert sibling in names or sibling == "", f"{path}: {line}"
 
 
 # --- the machinery on a copy of the toy course -------------------------------------------------
@@ -107,24 +121,27 @@ def test_missing_release_names_the_command(tmp_path):
     assert problems == ["release/toy is missing: run `python -m reference_solution release toy`"]
 
 
-def test_sync_support_writes_headers_and_reports_drift(tmp_path):
+def test_support_is_written_with_headers_and_drift_is_reported(tmp_path):
     (tmp_path / "source" / "score_matching").mkdir(parents=True)
     written = course.sync_support(tmp_path, log=lambda *_: None)
     package = tmp_path / "source" / "score_matching" / "coursekit"
     assert package / "__init__.py" in written
-    existing = [n for n in course.SUPPORT_MODULES["score_matching"]
-                if (course.PACKAGE_DIR / f"{n}.py").is_file()]
-    for name in existing:
+    names = course.SUPPORT_MODULES["score_matching"]
+    for name in names:
         text = (package / f"{name}.py").read_text()
-        assert text.startswith(f"# GENERATED from reference_solution/{name}.py by "
-                               "`python -m reference_solution sync-support`; edit the original")
-    assert course.support_out_of_sync(tmp_path) == []
+        assert text.startswith(f"# GENERATED from reference_solution/coursekit/{name}.py by "
+                               "`python -m reference_solution release`; edit the original")
     assert course.sync_support(tmp_path, log=lambda *_: None) == []  # idempotent
-    if existing:
-        (package / f"{existing[0]}.py").write_text("# edited by hand\n")
-    (package / "stale.py").write_text("")
+
+    # the committed copy that counts is the release's
+    (tmp_path / "source" / "score_matching" / "score_matching.ipynb").write_text("{}")
+    release = tmp_path / "release" / "score_matching"
+    course.write_support(release, "score_matching")
+    assert course.support_out_of_sync(tmp_path) == []
+    (release / "coursekit" / f"{names[0]}.py").write_text("# edited by hand\n")
+    (release / "coursekit" / "stale.py").write_text("")
     problems = course.support_out_of_sync(tmp_path)
     assert any("stale.py is not a support module" in p for p in problems)
-    assert not existing or any("differs from its original" in p for p in problems)
-    course.sync_support(tmp_path, log=lambda *_: None)
-    assert course.support_out_of_sync(tmp_path) == [] and not (package / "stale.py").exists()
+    assert any("differs from its original" in p for p in problems)
+    course.write_support(release, "score_matching")
+    assert course.support_out_of_sync(tmp_path) == [] and not (release / "coursekit" / "stale.py").exists()

@@ -6,8 +6,8 @@ import torch
 import torch.nn as nn
 from torch.utils.data import TensorDataset
 
-from reference_solution.critic_score import batched_states, critic_features, critic_scores
-from reference_solution.wgan import Discriminator
+from reference_solution.coursekit.critic_score import batched_states, critic_features, critic_scores
+from reference_solution.wgan_anomalies.wgan import Discriminator
 
 
 def _linear_critic(size: int, seed: int = 0):

@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from reference_solution.course_files import GH_FILE, PV_FILE, mask_file
-from reference_solution.dataset import DS, DataFileError
+from reference_solution.coursekit.course_files import GH_FILE, PV_FILE, mask_file
+from reference_solution.wgan_anomalies.dataset import DS, DataFileError
 
 
 def disk_mask(size: int) -> np.ndarray:

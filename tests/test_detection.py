@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import Dataset
 
-from reference_solution import detection
+from reference_solution.wgan_anomalies import detection
 
 
 class IndexDataset(Dataset):

@@ -13,8 +13,8 @@ import pytest
 
 from course_batch import REPO, real_batch, toy_batch
 from hostile_catalogue import CATEGORIES, TRICKS
-from reference_solution import course as course_module
-from reference_solution.autograde import format_report
+from reference_solution.course import release as course_module
+from reference_solution.course.autograde import format_report
 
 # the trusted side's verdict code (codec, protocol and probes are sent into kernels: public)
 GRADING_SOURCES = [p for p in sorted((REPO / "reference_solution" / "grading").glob("*.py"))

@@ -26,7 +26,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from reference_solution.submissions import fill_release_with_solutions
+from reference_solution.course.submissions import fill_release_with_solutions
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "score_matching"

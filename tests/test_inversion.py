@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from reference_solution.inversion import InversionConfig, invert_dataset, outside_chi_ball
+from reference_solution.coursekit.inversion import InversionConfig, invert_dataset, outside_chi_ball
 
 
 class LinearGenerator(nn.Module):

@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from reference_solution.classifier import ClassifierConfig
-from reference_solution.detectors import BASELINES, GAN_DETECTORS, DetectorConfig
-from reference_solution.fanogan import FAnoGANConfig
-from reference_solution.inversion import InversionConfig
-from reference_solution.pipeline import PRESETS, Preset, run_pipeline
-from reference_solution.training import WGANConfig
+from reference_solution.wgan_anomalies.classifier import ClassifierConfig
+from reference_solution.wgan_anomalies.detectors import BASELINES, GAN_DETECTORS, DetectorConfig
+from reference_solution.coursekit.fanogan import FAnoGANConfig
+from reference_solution.coursekit.inversion import InversionConfig
+from reference_solution.wgan_anomalies.pipeline import PRESETS, Preset, run_pipeline
+from reference_solution.wgan_anomalies.training import WGANConfig
 
 TINY = Preset(size=16, winters=3, width=8,
               wgan=WGANConfig(epochs=1, batch_size=32, max_steps_per_epoch=10, latent_dim=16),

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from reference_solution import sandbox
-from reference_solution.sandbox import Jail, Limits
+from reference_solution.course import sandbox
+from reference_solution.course.sandbox import Jail, Limits
 
 REPO = Path(__file__).resolve().parents[1]
 # the top-level host folder holding this checkout (e.g. /work): a second copy of the course or of

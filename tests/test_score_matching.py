@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from reference_solution.annealed_langevin import (
+from reference_solution.score_matching.annealed_langevin import (
     NoiseConditionalScoreNet, annealed_langevin, compare_single_and_annealed, geometric_sigmas,
 )
 from reference_solution.score_matching import (

@@ -7,11 +7,11 @@ import matplotlib.image as mimg
 import numpy as np
 import torch
 
-from reference_solution import stratosphere
-from reference_solution.screenshots import stack_pngs, write_screenshots
-from reference_solution.training import save_checkpoint
-from reference_solution.wgan import Generator
-from reference_solution.widgets import encode_png
+from reference_solution.coursekit import stratosphere, synthetic_files
+from reference_solution.course.screenshots import stack_pngs, write_screenshots
+from reference_solution.wgan_anomalies.training import save_checkpoint
+from reference_solution.wgan_anomalies.wgan import Generator
+from reference_solution.coursekit.widgets import encode_png
 
 
 def _image(data: bytes) -> np.ndarray:
@@ -30,7 +30,7 @@ def test_stack_pngs_puts_frames_under_each_other():
 
 def test_screenshots_of_a_run_folder(tmp_path):
     run = tmp_path / "run"
-    files = stratosphere.write_course_files(run / "data", winters=2, size=16, progress=False)
+    files = synthetic_files.write_course_files(run / "data", winters=2, size=16, progress=False)
     torch.manual_seed(0)
     gen = Generator(n_inputs=16, size=16, width=4)
     save_checkpoint(run / "checkpoints" / "wgan" / "wgan_epoch_0001.pt",

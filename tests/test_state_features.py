@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from reference_solution import detection
-from reference_solution.state_features import (latitude_grid, ring_values, state_features,
+from reference_solution.wgan_anomalies import detection
+from reference_solution.wgan_anomalies.state_features import (latitude_grid, ring_values, state_features,
                                                vortex_strength, wave_amplitudes)
 
 
@@ -48,7 +48,7 @@ def test_vortex_strength_is_westerly_for_a_polar_low_and_easterly_for_a_polar_hi
 
 
 def test_easterly_states_are_the_synthetic_days_with_an_easterly_wind():
-    from reference_solution.stratosphere import generate
+    from reference_solution.coursekit.stratosphere import generate
 
     d = generate(winters=2, size=32, seed=3, progress=False)
     f = state_features(np.stack([d.pv, d.gh], 1), d.mask)

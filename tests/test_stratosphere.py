@@ -7,12 +7,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from reference_solution.course_files import (
+from reference_solution.coursekit.course_files import (
     EVENTS_FILE, GH_FILE, PV_FILE, find_course_files, mask_file)
-from reference_solution.stratosphere import (
+from reference_solution.coursekit.stratosphere import (
     DAYS_PER_WINTER, EARTH_RADIUS, F0, GRAVITY, StratosphereConfig, coriolis, disk_mask,
-    event_summary, generate, make_grid, read_events, sphere_laplacian, wave_amplitudes,
-    write_course_files)
+    event_summary, generate, make_grid, read_events, sphere_laplacian, wave_amplitudes)
+from reference_solution.coursekit.synthetic_files import write_course_files
 
 
 @pytest.fixture(scope="module")
@@ -264,7 +264,7 @@ def test_warming_days_differ_from_climatology(data64):
 
 
 def test_rewriting_a_folder_at_another_size_removes_the_stale_mask(tmp_path):
-    from reference_solution.course_files import find_course_files
+    from reference_solution.coursekit.course_files import find_course_files
 
     write_course_files(tmp_path, winters=1, size=16, seed=0, progress=False)
     write_course_files(tmp_path, winters=1, size=32, seed=0, progress=False)

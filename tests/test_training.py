@@ -1,4 +1,4 @@
-"""Tests of reference_solution.training: the n_critic ratio, checkpoints, exact resume, history,
+"""Tests of reference_solution.wgan_anomalies.training: the n_critic ratio, checkpoints, exact resume, history,
 the mask, and a small WGAN-GP that measurably converges on CPU."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from reference_solution import metrics
-from reference_solution.training import (
+from reference_solution.wgan_anomalies.training import (
     TrainingHistory,
     WGANConfig,
     latest_checkpoint,
@@ -20,7 +20,7 @@ from reference_solution.training import (
     load_generator,
     train_wgan,
 )
-from reference_solution.wgan import Discriminator, Generator, apply_mask
+from reference_solution.wgan_anomalies.wgan import Discriminator, Generator, apply_mask
 
 
 def disk_mask(size: int) -> torch.Tensor:
@@ -160,7 +160,7 @@ def test_config_is_frozen_and_validated():
 
 def stratosphere_32px(winters: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
     """The synthetic course data at 32 px: images (N, 2, 32, 32), masked, and the mask (32, 32)."""
-    from reference_solution.stratosphere import generate
+    from reference_solution.coursekit.stratosphere import generate
 
     states = generate(winters=winters, size=32, seed=0)
     mask = torch.from_numpy(states.mask).float()

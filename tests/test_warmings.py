@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reference_solution.stratosphere import make_grid
-from reference_solution.warmings import (
+from reference_solution.coursekit.stratosphere import make_grid
+from reference_solution.coursekit.warmings import (
     EVENT_COLUMNS, detect_warmings, event_summary, read_events, wave_amplitudes, winter_events,
     write_events)
 

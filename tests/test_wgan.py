@@ -1,4 +1,4 @@
-"""Tests of reference_solution.wgan: shapes, ranges, the gradient penalty's closed forms, loss signs."""
+"""Tests of reference_solution.wgan_anomalies.wgan: shapes, ranges, the gradient penalty's closed forms, loss signs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from reference_solution.wgan import (
+from reference_solution.wgan_anomalies.wgan import (
     Discriminator,
     Generator,
     apply_mask,

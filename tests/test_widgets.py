@@ -12,14 +12,16 @@ import pytest
 import torch
 from torch import nn
 
-from reference_solution import stratosphere, widgets
-from reference_solution.dataset import DS
-from reference_solution.detection import detection_metrics
-from reference_solution.latent import chi_quantile
+from reference_solution.coursekit import synthetic_files
+
+from reference_solution.coursekit import views, widgets
+from reference_solution.wgan_anomalies.dataset import DS
+from reference_solution.wgan_anomalies.detection import detection_metrics
+from reference_solution.wgan_anomalies.latent import chi_quantile
 from reference_solution.score_matching import DenoisingScoreMatcher
-from reference_solution.warmings import read_events
-from reference_solution.wgan import Generator
-from reference_solution.widgets import (explore_anomalies, explore_dataset, explore_langevin,
+from reference_solution.coursekit.warmings import read_events
+from reference_solution.wgan_anomalies.wgan import Generator
+from reference_solution.coursekit.widgets import (explore_anomalies, explore_dataset, explore_langevin,
                                         explore_latent)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -27,7 +29,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    files = stratosphere.write_course_files(tmp_path_factory.mktemp("data"), winters=2, size=32,
+    files = synthetic_files.write_course_files(tmp_path_factory.mktemp("data"), winters=2, size=32,
                                             progress=False)
     return DS(files.pv, files.gh, files.mask), files.events, read_events(files.events)
 
@@ -285,9 +287,9 @@ def test_langevin_eta_and_steps_rerun(gaussian):
 
 def test_static_fallback_without_ipywidgets(course, monkeypatch, capsys):
     ds, _, events = course
-    monkeypatch.setattr(widgets, "W", None)
+    monkeypatch.setattr(views, "W", None)
     view = explore_dataset(ds, events)
-    assert view.widget is None and isinstance(view.day, widgets.Plain)
+    assert view.widget is None and isinstance(view.day, views.Plain)
     view.day.value = 240
     assert "SSW: yes" in view.label.value
     bundle = view._repr_mimebundle_()
@@ -301,7 +303,7 @@ def test_display_outside_a_kernel_and_inside(course, monkeypatch, capsys):
     assert "image/png" in view._repr_mimebundle_()  # pytest: no kernel
     assert "not running in a Jupyter kernel" in capsys.readouterr().out
     static = explore_dataset(ds, static=True)
-    monkeypatch.setattr(widgets, "frontend_problem", lambda: None)
+    monkeypatch.setattr(views, "frontend_problem", lambda: None)
     assert "image/png" in static._repr_mimebundle_()
     assert "static=True" in capsys.readouterr().out
     bundle = view._repr_mimebundle_()
@@ -318,7 +320,7 @@ def test_static_views_show_the_picture_not_the_hint(course, monkeypatch):
     from nbconvert import HTMLExporter
 
     ds, _, _ = course
-    monkeypatch.setattr(widgets, "frontend_problem", lambda: None)
+    monkeypatch.setattr(views, "frontend_problem", lambda: None)
     bundle = explore_dataset(ds)._repr_mimebundle_()
     data = {k: (base64.b64encode(v).decode() if isinstance(v, bytes) else v) for k, v in bundle.items()}
     nb = nbformat.v4.new_notebook()

@@ -6,7 +6,7 @@ A hidden test region of a source notebook holds only calls like::
     check("ds_items_are_masked_two_channel_tensors")
 
 Under ``nbgrader autograde`` those lines are never executed in the student's kernel: the
-grading executor (``reference_solution.executor``) reads the names, draws each challenge, runs
+grading executor (``reference_solution.course.executor``) reads the names, draws each challenge, runs
 the probe in the jailed kernel and computes the verdict in its own process (``protocol``). In a
 plain kernel (the instructor's source notebook, ``nbgrader validate``) :func:`check` runs the
 same three steps in process.

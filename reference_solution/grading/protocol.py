@@ -12,7 +12,7 @@ A ``Check`` has three parts:
 
 The verdict never runs where student code ran, and the challenge is only known once the probe
 starts, so data that passes must have been computed by code that does the task. Under
-``nbgrader autograde`` the probe runs in the jailed kernel (``reference_solution.executor``);
+``nbgrader autograde`` the probe runs in the jailed kernel (``reference_solution.course.executor``);
 in a plain kernel (``nbgrader validate`` of the source, an instructor running the source
 notebook) :func:`run_in_process` runs the same three steps in one process.
 """

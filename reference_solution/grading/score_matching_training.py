@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..score_matching import MOONS_DISTANCE_THRESHOLD, make_moons_data, moons_distance
+from ..score_matching.denoising import MOONS_DISTANCE_THRESHOLD, make_moons_data, moons_distance
 from .protocol import Check
 
 MAX_STEPS = 10_000  # Langevin steps of the sampling check (grading budget)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data_cache import synthetic_course_files
-from ..stratosphere import disk_mask
+from ..coursekit.data_cache import synthetic_course_files
+from ..coursekit.stratosphere import disk_mask
 from .protocol import Check
 
 GRADING_DATA = {"size": 32, "winters": 6, "seed": 0}  # the notebook's CPU/grading configuration

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from ..stratosphere import disk_mask, generate
+from ..coursekit.stratosphere import disk_mask, generate
 from .protocol import Check, PROBES_DIR, runner_source
 from .wgan_dataset import GRADING_DATA
 from .wgan_networks import _check_scores, _scores_challenge

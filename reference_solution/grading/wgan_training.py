@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..metrics import diversity_ratio, masked_channel_stats, sliced_wasserstein
-from ..stratosphere import disk_mask, generate
+from ..coursekit.stratosphere import disk_mask, generate
 from .protocol import Check
 
 SIZE = 8  # toy image size of the behaviour checks

@@ -43,14 +43,14 @@ CELLS = [
     f"""import sys, tempfile
 sys.path.insert(0, {str(REPO)!r})
 import numpy as np, torch
-from reference_solution import stratosphere
-from reference_solution.dataset import DS
-from reference_solution.warmings import read_events
-from reference_solution.wgan import Generator
+from reference_solution.coursekit import synthetic_files
+from reference_solution.wgan_anomalies.dataset import DS
+from reference_solution.coursekit.warmings import read_events
+from reference_solution.wgan_anomalies.wgan import Generator
 from reference_solution.score_matching import DenoisingScoreMatcher, ScoreNet, make_moons_data
-from reference_solution.widgets import (explore_dataset, explore_anomalies, explore_latent,
+from reference_solution.coursekit.widgets import (explore_dataset, explore_anomalies, explore_latent,
                                         explore_langevin)
-files = stratosphere.write_course_files(tempfile.mkdtemp(), winters=2, size=32, progress=False)
+files = synthetic_files.write_course_files(tempfile.mkdtemp(), winters=2, size=32, progress=False)
 ds, events = DS(files.pv, files.gh, files.mask), read_events(files.events)""",
     "explore_dataset(ds, events)",
     """rng = np.random.default_rng(0)

@@ -6,7 +6,7 @@ Used in process by ``tests/grading/test_score_matching_checks.py``, through nbgr
 ``tests/test_catalogue_autograde.py``, and over many seeds by ``bench/bench_check_pass_rates.py``.
 """
 
-from reference_solution.submissions import Mutant
+from reference_solution.course.submissions import Mutant
 
 CLASS, HYPER, NET, TRAIN = ("denoising_score_matcher_code", "hyperparameters", "score_network",
                             "train_model_code")

@@ -6,7 +6,7 @@ Used in process by ``tests/grading/test_wgan_checks.py``, through nbgrader by
 ``tests/test_catalogue_autograde.py``, and over many seeds by ``bench/bench_check_pass_rates.py``.
 """
 
-from reference_solution.submissions import Mutant
+from reference_solution.course.submissions import Mutant
 
 DS_C, NET, GP_C, TRAIN, SAMP, RADII, CLF, TCLF, SCORE = (
     "ds_code", "networks_code", "gradient_penalty_code", "train_model_code", "samplers_code",

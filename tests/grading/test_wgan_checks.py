@@ -15,8 +15,8 @@ from mutants_wgan import (ANOM, BAD, BAL, CHI, CPU_CONV, CRIT, DS_C, FROZEN, FUL
                           ITEMS, LOGIT, MASK, MMAP, MUTANTS, NCRIT, NET, RADII, REJ, SAMP, SCHED,
                           SCORE, SIGNS, SPHERE, TCLF, TRAIN, BALL, CLF, VALID)
 from reference_solution.grading.protocol import registry, run_in_process
-from reference_solution.notebook_namespace import build_namespace, solution_cells
-from reference_solution.submissions import apply_mutation
+from reference_solution.course.notebook_namespace import build_namespace, solution_cells
+from reference_solution.course.submissions import apply_mutation
 
 ASSIGNMENT = "wgan_anomalies"
 CHEAP = (ITEMS, MMAP, BAD, GEN, CRIT, "optimizers_cover_each_network", GP, SIGNS, NCRIT, MASK, SCHED,
@@ -80,7 +80,7 @@ def test_checks_fail_exactly_where_expected(mutant):
 def test_catalogue_is_large_and_names_real_grade_ids():
     import nbformat
 
-    from reference_solution.notebook_namespace import REPO
+    from reference_solution.course.notebook_namespace import REPO
 
     nb = nbformat.read(REPO / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
     graded = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells

@@ -1,4 +1,4 @@
-# GENERATED from reference_solution/explorers_models.py by `python -m reference_solution sync-support`; edit the original
+# GENERATED from reference_solution/coursekit/explorers_models.py by `python -m reference_solution release`; edit the original
 """Views of trained models: ``explore_latent`` (a generator) and ``explore_langevin`` (a score
 model). Course support code (see ``widgets``): the models are duck-typed, a generator by
 ``.n_inputs`` and ``G(z)``, a matcher by ``.langevin_dynamics`` and ``.score_model``.
@@ -16,7 +16,7 @@ from scipy import stats
 from scipy.spatial import cKDTree
 
 from .plotting import CMAPS, draw_state
-from .widgets import View, agg_figure, control, has_widgets, numpy
+from .views import View, agg_figure, control, has_widgets, numpy
 
 
 @contextmanager

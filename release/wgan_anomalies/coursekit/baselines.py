@@ -1,4 +1,4 @@
-# GENERATED from reference_solution/baselines.py by `python -m reference_solution sync-support`; edit the original
+# GENERATED from reference_solution/coursekit/baselines.py by `python -m reference_solution release`; edit the original
 """Field-only baselines: two circulation indices from the normalised height field.
 
 - ``polar_cap_index``: mean height over the polar cap (north of 65N) minus the mean over the

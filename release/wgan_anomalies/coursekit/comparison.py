@@ -1,4 +1,4 @@
-# GENERATED from reference_solution/comparison.py by `python -m reference_solution sync-support`; edit the original
+# GENERATED from reference_solution/coursekit/comparison.py by `python -m reference_solution release`; edit the original
 """Comparing anomaly detectors against ground truth: ROC-AUC, average precision, a common workload.
 
 Numpy only (course support code: the optional detector section of the notebook uses it).

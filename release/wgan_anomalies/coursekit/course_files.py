@@ -1,4 +1,4 @@
-# GENERATED from reference_solution/course_files.py by `python -m reference_solution sync-support`; edit the original
+# GENERATED from reference_solution/coursekit/course_files.py by `python -m reference_solution release`; edit the original
 """Names and discovery of the course's data files (the original format, real or synthetic).
 
 The original course ships three files: ``pv_data_projected_all.normed01.npy`` and

@@ -1,4 +1,4 @@
-# GENERATED from reference_solution/critic_score.py by `python -m reference_solution sync-support`; edit the original
+# GENERATED from reference_solution/coursekit/critic_score.py by `python -m reference_solution release`; edit the original
 """The WGAN-GP critic as an anomaly detector: its score ``D(x)`` and its features ``f(x)``.
 
 A Wasserstein critic trained to optimality is a 1-Lipschitz potential whose value is high where

@@ -1,4 +1,4 @@
-# GENERATED from reference_solution/data_cache.py by `python -m reference_solution sync-support`; edit the original
+# GENERATED from reference_solution/coursekit/data_cache.py by `python -m reference_solution release`; edit the original
 """Synthetic course data made once and shared: one folder per grid size, winters and seed.
 
 Every run of the notebook and every graded student would otherwise write the same files again
@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 
 from .course_files import CourseFiles, find_course_files
-from .stratosphere import write_course_files
+from .synthetic_files import write_course_files
 
 __all__ = ["CACHE_ENV", "cache_root", "synthetic_course_files"]
 

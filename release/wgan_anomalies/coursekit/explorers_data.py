@@ -1,4 +1,4 @@
-# GENERATED from reference_solution/explorers_data.py by `python -m reference_solution sync-support`; edit the original
+# GENERATED from reference_solution/coursekit/explorers_data.py by `python -m reference_solution release`; edit the original
 """Views of the data and of a detector's scores: ``explore_dataset``, ``explore_anomalies``.
 
 Course support code (see ``widgets``): datasets are duck-typed (``len``, ``ds[i]`` a ``(2, S, S)``
@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .plotting import CMAPS, close, draw_state, state_grid
-from .widgets import View, agg_figure, control, has_widgets, numpy, png
+from .views import View, agg_figure, control, has_widgets, numpy, png
 
 
 def _events(events: Any, n_days: int) -> dict[str, np.ndarray]:

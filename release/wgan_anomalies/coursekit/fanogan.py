@@ -1,4 +1,4 @@
-# GENERATED from reference_solution/fanogan.py by `python -m reference_solution sync-support`; edit the original
+# GENERATED from reference_solution/coursekit/fanogan.py by `python -m reference_solution release`; edit the original
 """f-AnoGAN (Schlegl et al. 2019, Medical Image Analysis 54): an encoder that inverts G in one pass.
 
 After the WGAN-GP is trained, ``G`` and the critic ``D`` are frozen and an encoder

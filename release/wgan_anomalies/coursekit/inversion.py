@@ -1,4 +1,4 @@
-# GENERATED from reference_solution/inversion.py by `python -m reference_solution sync-support`; edit the original
+# GENERATED from reference_solution/coursekit/inversion.py by `python -m reference_solution release`; edit the original
 """Latent inversion of a trained generator (AnoGAN, Schlegl et al. 2017, arXiv:1703.05921).
 
 For a state ``x`` find ``z* = argmin_z L(z)`` by gradient descent on ``z`` alone (``G`` frozen):

@@ -1,4 +1,4 @@
-# GENERATED from reference_solution/plotting.py by `python -m reference_solution sync-support`; edit the original
+# GENERATED from reference_solution/coursekit/plotting.py by `python -m reference_solution release`; edit the original
 """Figures of stratospheric states, training curves and anomaly scores.
 
 Course support code: copied next to student notebooks, so it imports only numpy, matplotlib

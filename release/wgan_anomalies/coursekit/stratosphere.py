@@ -1,5 +1,5 @@
-# GENERATED from reference_solution/stratosphere.py by `python -m reference_solution sync-support`; edit the original
-"""The synthetic 10 hPa winter stratosphere: course files plus the ground truth they lack.
+# GENERATED from reference_solution/coursekit/stratosphere.py by `python -m reference_solution release`; edit the original
+"""The synthetic 10 hPa winter stratosphere: daily fields plus the ground truth they lack.
 
 Each winter (Nov 1 - Mar 31, 151 days; Feb 29 is skipped so every winter has the same length)
 is a sum of fixed spatial patterns with daily coefficients, ``Z(t, x) = sum_k c_k(t) B_k(x)``:
@@ -21,29 +21,22 @@ Calibration: forced warmings are scheduled by a seeded low-discrepancy sequence 
 winter, 46% of them wave-2), about 15% fail to reverse the wind, and C&P detection on the
 resulting winds gives 0.61 events a winter and 47% splits over 500 winters (seed 0).
 
-This module is course support code: it is copied next to student notebooks, so it imports only
-numpy, the standard library, tqdm and sibling support modules.
+The grid is ``polar_grid``; writing the fields as course files is ``synthetic_files``. Course
+support code: numpy, the standard library, tqdm and sibling support modules.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from .course_files import EVENTS_FILE, GH_FILE, PV_FILE, CourseFiles, mask_file
+from .polar_grid import (EARTH_RADIUS, EDGE_LAT, F0, GRAVITY, OMEGA, Grid,  # noqa: F401
+                         coriolis, disk_mask, make_grid, sphere_laplacian)
 from .warmings import (EVENT_COLUMNS, detect_warmings, event_summary, read_events,  # noqa: F401
                        wave_amplitudes, winter_events, write_events)
 
-EARTH_RADIUS = 6.371e6  # m
-OMEGA = 7.292e-5  # rad/s, Earth's rotation
-GRAVITY = 9.81  # m/s^2
-F0 = 2 * OMEGA * np.sin(np.radians(60.0))  # Coriolis parameter at 60N, the QG reference
-EDGE_LAT = 40.0  # latitude that touches the grid edge
 DAYS_PER_WINTER = 151
-_TAN_EDGE = np.tan(np.radians(90.0 - EDGE_LAT) / 2)  # stereographic radius of 40N on a unit sphere
 _GOLDEN = (np.sqrt(5.0) - 1) / 2  # Weyl-sequence step: the most evenly spread irrational
 
 
@@ -117,53 +110,6 @@ class Stratosphere:
     def pv_si(self) -> np.ndarray:
         """(N, S, S) float32 QG PV in 1/s (valid inside the disk)."""
         return self.pv * np.float32(self.pv_range[1] - self.pv_range[0]) + np.float32(self.pv_range[0])
-
-
-# ----------------------------------------------------------------------------- geometry
-
-
-@dataclass(frozen=True)
-class Grid:
-    """Pixel geometry of an ``S x S`` course grid (optionally padded by ``pad`` pixels)."""
-
-    lat: np.ndarray  # (S+2p, S+2p) deg
-    lon: np.ndarray  # (S+2p, S+2p) rad, 0 to the right (+column), pi/2 up (-row)
-    radius: np.ndarray  # (S+2p, S+2p) distance from the pole in units of the disk radius
-    map_factor: np.ndarray  # (S+2p, S+2p) k = sec^2(colat/2): grid length = k * sphere length
-    spacing: float  # m, pixel size on the projection plane
-
-
-def make_grid(size: int, pad: int = 0) -> Grid:
-    """Polar-stereographic grid with the pole at the centre and 40N touching the edge."""
-    offsets = (np.arange(-pad, size + pad) + 0.5 - size / 2) / (size / 2)
-    x, y = np.meshgrid(offsets, -offsets)  # y grows upwards, i.e. against the row index
-    radius = np.hypot(x, y)
-    half_colat = np.arctan(radius * _TAN_EDGE)
-    return Grid(lat=90.0 - np.degrees(2 * half_colat), lon=np.arctan2(y, x), radius=radius,
-                map_factor=1.0 / np.cos(half_colat) ** 2,
-                spacing=2 * EARTH_RADIUS * _TAN_EDGE / (size / 2))
-
-
-def disk_mask(size: int) -> np.ndarray:
-    """``(S, S)`` float32 mask, 1 where the pixel centre lies inside the 40N circle."""
-    return (make_grid(size).radius <= 1.0).astype(np.float32)
-
-
-def sphere_laplacian(z_padded: np.ndarray, size: int) -> np.ndarray:
-    """Spherical Laplacian of ``(..., S+2, S+2)`` fields on the padded course grid -> ``(..., S, S)``.
-
-    Stereographic projection is conformal, so the sphere's Laplacian is the plane's 5-point
-    Laplacian times the squared map factor.
-    """
-    grid = make_grid(size)
-    z = z_padded
-    flat = (z[..., 2:, 1:-1] + z[..., :-2, 1:-1] + z[..., 1:-1, 2:] + z[..., 1:-1, :-2]
-            - 4 * z[..., 1:-1, 1:-1]) / grid.spacing ** 2
-    return flat * grid.map_factor ** 2
-
-
-def coriolis(lat_deg: np.ndarray) -> np.ndarray:
-    return 2 * OMEGA * np.sin(np.radians(lat_deg))
 
 
 # ----------------------------------------------------------------------------- basis patterns
@@ -420,62 +366,6 @@ def generate(winters: int = 30, size: int = 64, seed: int = 0,
         u60=np.concatenate([p.u60 for p in parts]),
         winter=np.repeat(np.arange(winters), DAYS_PER_WINTER),
         gh_range=ranges["gh"], pv_range=ranges["pv"])
-
-
-def write_course_files(out_dir: str | Path, winters: int = 30, size: int = 64, seed: int = 0,
-                       config: StratosphereConfig = StratosphereConfig(),
-                       progress: bool = True) -> CourseFiles:
-    """Write ``PV_FILE``, ``GH_FILE``, ``mask_<size>.npy`` and ``events.csv`` into ``out_dir``.
-
-    Winter by winter into memory-mapped ``.npy`` files in physical units, tracking the min and
-    max over the disk, then a second pass rescales in place one winter at a time, so 256 px x
-    30+ winters (> 1 GB a file) never sits in memory. The arrays equal ``generate``'s. Files are
-    written under ``.partial`` names and renamed at the end, so an interrupted run leaves no
-    half-written course file behind.
-    """
-    if winters < 1:
-        raise ValueError(f"winters must be at least 1; found {winters}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fields = _Fields(size, config)
-    shape = (winters * DAYS_PER_WINTER, size, size)
-    targets = [out_dir / GH_FILE, out_dir / PV_FILE]
-    partial = [path.with_name(path.name + ".partial") for path in targets]
-    gh, pv = (_FileWindows(path, shape) for path in partial)
-    bar = _progress(progress, 2 * winters, f"writing {out_dir.name or out_dir}")
-    parts, _ = _fill_scaled(gh, pv, winters, seed, config, fields, bar)
-    bar.close()
-    for source, target in zip(partial, targets):
-        os.replace(source, target)
-    mask_path = out_dir / mask_file(size)
-    for stale in out_dir.glob("mask_*.npy"):  # a mask of another size would no longer match
-        if stale != mask_path:
-            stale.unlink()
-    np.save(mask_path, disk_mask(size))
-    events_path = out_dir / EVENTS_FILE
-    write_events(events_path, np.concatenate([winter_dates(w, config) for w in range(winters)]),
-                 np.concatenate([p.ssw for p in parts]), np.concatenate([p.central for p in parts]),
-                 np.concatenate([p.event_type for p in parts]), np.concatenate([p.u60 for p in parts]))
-    return CourseFiles(out_dir / PV_FILE, out_dir / GH_FILE, mask_path, events_path)
-
-
-class _FileWindows:
-    """A ``.npy`` file made by ``open_memmap``, opened one day-slice at a time.
-
-    Each slice is its own short-lived map, so the process never maps (and never counts as
-    resident) more than one winter of a multi-GB file.
-    """
-
-    def __init__(self, path: Path, shape: tuple[int, int, int]):
-        header = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
-        self.path, self.shape, self.offset = path, shape, header.offset
-        del header
-
-    def __getitem__(self, span: slice) -> np.memmap:
-        frame = self.shape[1] * self.shape[2] * 4  # bytes per day
-        return np.memmap(self.path, dtype=np.float32, mode="r+",
-                         offset=self.offset + span.start * frame,
-                         shape=(span.stop - span.start, *self.shape[1:]))
 
 
 class _NoBar:

@@ -1,4 +1,4 @@
-# GENERATED from reference_solution/warmings.py by `python -m reference_solution sync-support`; edit the original
+# GENERATED from reference_solution/coursekit/warmings.py by `python -m reference_solution release`; edit the original
 """Sudden stratospheric warmings by the Charlton & Polvani (2007) definition.
 
 An event's central date is the first day the zonal-mean zonal wind at 60N, 10 hPa (``u60``)

@@ -1,0 +1,18 @@
+"""What students receive beside their notebooks: data, plotting, interactive views, detectors.
+
+Written once here and copied into ``release/<assignment>/coursekit/`` when the release is
+generated (``reference_solution.course.release``); never committed under ``source/``. It imports
+nothing else of ``reference_solution``, only numpy, scipy, torch, matplotlib, ipywidgets,
+scikit-learn, tqdm, the standard library and its own modules.
+
+- ``course_files``: names, discovery and writing of the course data files.
+- ``stratosphere``: the synthetic 10 hPa winter stratosphere (physics and ground truth).
+- ``warmings``: Charlton & Polvani (2007) sudden-warming detection and ``events.csv``.
+- ``data_cache``: one synthetic dataset per machine, generated on first use.
+- ``baselines``: circulation indices (polar cap, zonal wind at 60N).
+- ``comparison``: ROC-AUC, average precision and the detector table.
+- ``critic_score``, ``inversion``, ``fanogan``: detectors built on a trained WGAN-GP.
+- ``plotting``: figures of states, histories and detections.
+- ``views``: the base of the interactive views; ``explorers_data``, ``explorers_models``: the
+  views; ``widgets``: their public entry points.
+"""
