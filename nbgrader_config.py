@@ -48,10 +48,10 @@ c.OverwriteCells.add_missing_cells = False
 # The instructor package is imported from this course folder first (never another checkout).
 sys.path.insert(0, str(HERE))
 try:
-    from reference_solution.course.release import IGNORED_PATTERNS
     from reference_solution.course.executor import GradingExecute
+    from reference_solution.course.release import IGNORED_PATTERNS
 except ImportError as exc:  # pragma: no cover - a course copy without the instructor package
-    raise RuntimeError(f"nbgrader_config.py: the instructor package is needed to grade ({exc})")
+    raise RuntimeError(f"nbgrader_config.py: the instructor package is needed to grade ({exc})") from exc
 finally:
     sys.path.remove(str(HERE))
 # Grading with another checkout's checks would silently judge by other rules: refuse.
@@ -64,9 +64,26 @@ if (HERE / "reference_solution").is_dir() and _imported != (HERE / "reference_so
 # files under source/<assignment>/ that students must not receive (what runs leave there)
 c.CourseDirectory.ignore = list(IGNORED_PATTERNS)
 
+# The support package is written once, in reference_solution/coursekit/, and committed only in
+# release/. nbgrader copies what lies beside a source notebook into its release, and a source
+# notebook imports it, so every nbgrader command run in this course first refreshes the
+# git-ignored copy in source/<assignment>/coursekit/ (`python -m reference_solution sync-support`
+# writes the same).
+if Path.cwd().resolve() == HERE:
+    from reference_solution.course.release import sync_support
+
+    sync_support(HERE, log=lambda *_: None)
+
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests,  # noqa: E402
-                                    GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades)
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearHiddenTests,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
 
 c.Autograde.autograde_preprocessors = [
     GradingExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,

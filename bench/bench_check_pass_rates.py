@@ -50,10 +50,10 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
-from typing import Callable
 
 import numpy as np
 import torch
@@ -65,13 +65,12 @@ sys.path.insert(0, str(REPO / "tests" / "grading"))
 import mutants_score_matching as msm  # noqa: E402
 import mutants_wgan as mw  # noqa: E402
 
+from reference_solution.course.notebook_namespace import build_namespace, solution_cells  # noqa: E402
+from reference_solution.course.submissions import apply_mutation  # noqa: E402
 from reference_solution.grading import codec, protocol  # noqa: E402
 from reference_solution.grading import score_matching_matcher as smm  # noqa: E402
 from reference_solution.grading import wgan_training as wtr  # noqa: E402
-from reference_solution.grading.statistics import (P_MIN, direction_uniformity_pvalue,  # noqa: E402
-                                                   ks_uniform_pvalue, norm_law_pvalue)
-from reference_solution.course.notebook_namespace import build_namespace, solution_cells  # noqa: E402
-from reference_solution.course.submissions import apply_mutation  # noqa: E402
+from reference_solution.grading.statistics import P_MIN, direction_uniformity_pvalue, ks_uniform_pvalue, norm_law_pvalue  # noqa: E402
 
 FIRST_SEED = 1000  # seeds are FIRST_SEED, FIRST_SEED + 1, ...
 CACHE = REPO / "runs" / "pass_rates" / "cache.jsonl"
@@ -186,7 +185,7 @@ def fig_forward(ch, res):
         grad = np.asarray(grad_out["grad"], dtype=np.float64).reshape(-1)
         n, s = grad_case["shape"][0], grad_case["sigma"]
         tol = 8 * 2 / (s * math.sqrt(n)) + 1e-4
-        out["gradient deviation / tol"] = Figure(float(np.abs(grad - 2 * b / grad_case["shape"][1]).max()) / tol, "<", 1.0)
+        out["gradient deviation / tol"] = Figure(float(np.abs(grad - 2 * b / grad_case["shape"][1]).max()) / tol, "<", 1.0)  # noqa: E501
     return out
 
 
@@ -202,7 +201,7 @@ def fig_dsm(ch, res):
 def fig_langevin(ch, res):
     cases = ch["cases"]
     outs = [np.asarray(c["out"], dtype=np.float64) for c in res["cases"]]
-    out = {"score 0: variance rel. error": Figure(_rel(outs[0].var(), cases[0]["steps"] * cases[0]["eta"]), "|<|", smm.RTOL),
+    out = {"score 0: variance rel. error": Figure(_rel(outs[0].var(), cases[0]["steps"] * cases[0]["eta"]), "|<|", smm.RTOL),  # noqa: E501
            "score 1: mean error": Figure(float(outs[1].mean()) - cases[1]["steps"] * cases[1]["eta"] / 2, "|<|", 0.03)}
     for case, y in zip(cases[2:], outs[2:]):
         out[f"score -x eta={case['eta']}: variance rel. error"] = Figure(
@@ -222,13 +221,13 @@ def fig_moons(ch, res):
     return {"moons distance": Figure(d, "<", MOONS_DISTANCE_THRESHOLD)}
 
 
-def _bar_figure(bar: "wtr.Bar", value: float) -> Figure:
+def _bar_figure(bar: wtr.Bar, value: float) -> Figure:
     if bar.low is not None and bar.high is not None:
         return Figure(value, "in", (bar.low, bar.high))
     return Figure(value, ">=", bar.low) if bar.low is not None else Figure(value, "<=", bar.high)
 
 
-def convergence_figures(cfg: "wtr.Convergence", raw: dict[str, float]) -> dict[str, Figure]:
+def convergence_figures(cfg: wtr.Convergence, raw: dict[str, float]) -> dict[str, Figure]:
     """The figures of a convergence run against ``cfg``'s current bars (the others for information)."""
     raw = wtr.judged_figures(raw)
     out = {bar.figure: _bar_figure(bar, raw.get(bar.figure, math.nan)) for bar in cfg.bars}
@@ -237,7 +236,7 @@ def convergence_figures(cfg: "wtr.Convergence", raw: dict[str, float]) -> dict[s
     return out
 
 
-def fig_convergence(cfg: "wtr.Convergence"):
+def fig_convergence(cfg: wtr.Convergence):
     def figures(ch, res):
         return convergence_figures(cfg, wtr.convergence_figures(ch, res))
     return figures
@@ -253,7 +252,7 @@ class Spec:
     figures: Callable[[dict, dict], dict[str, Figure]]
     extra_mutants: tuple[str, ...] = ()  # bugs that must fail besides those listing the check
     trained: bool = False  # score_matching: train the matcher per seed first (training seed = seed)
-    config: "wtr.Convergence | None" = None  # convergence: runs are re-judged against its current bars
+    config: wtr.Convergence | None = None  # convergence: runs are re-judged against its current bars
     mutant_seconds: float | None = MUTANT_SECONDS  # None: the check's own limit
 
 
@@ -334,7 +333,7 @@ def fingerprint(spec: Spec, case: Case) -> str:
     are left out (runs are re-judged against the current bars), so moving a bar needs no rerun."""
     check = protocol.registry()[spec.check]
     if spec.config is not None:
-        code = [inspect.getsource(f) for f in (wtr._convergence_challenge, wtr.convergence_figures,
+        code = [inspect.getsource(f) for f in (wtr.convergence_challenge, wtr.convergence_figures,
                                                 wtr.convergence_structure)]
         code.append(repr(dataclasses.replace(spec.config, bars=())))
     else:
@@ -557,7 +556,7 @@ def report(results: list[dict], out=sys.stdout, all_figures: bool = False) -> No
             bar = "-" if f["op"] == "in" and f["limit"] == (None, None) else f"{f['op']} {_fmt(f['limit'])}"
             if bar == "-" and not all_figures:
                 continue
-            method = "-" if bar == "-" else ("P_MIN bound" if f["kind"] == "p-value" and r["role"] in ("reference", "valid")
+            method = "-" if bar == "-" else ("P_MIN bound" if f["kind"] == "p-value" and r["role"] in ("reference", "valid")  # noqa: E501
                                              else "normal")
             nonfinite = f" ({f['non_finite']} non-finite)" if f["non_finite"] else ""
             print(f"| {r['check']} | {r['case']} | {name} | {bar} | {_fmt(f['mean'])} | {_fmt(f['sd'])} | "
@@ -648,7 +647,7 @@ def main(argv=None) -> int:
     bad = [r for r in results if (r["role"] in ("reference", "valid") and r["summary"]["passes"] < r["summary"]["runs"])
            or (r["role"] == "mutant" and r["summary"]["passes"] > 0)]
     for r in bad:
-        print(f"SHORT: {r['check']} | {r['case']} ({r['role']}): {r['summary']['passes']}/{r['summary']['runs']} passed",
+        print(f"SHORT: {r['check']} | {r['case']} ({r['role']}): {r['summary']['passes']}/{r['summary']['runs']} passed",  # noqa: E501
               file=sys.stderr)
     return 1 if bad else 0
 

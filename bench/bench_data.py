@@ -12,8 +12,13 @@ import argparse
 import tempfile
 import time
 
-from reference_solution.coursekit.stratosphere import (DAYS_PER_WINTER, event_summary, generate, read_events,
-                                            write_course_files)
+from reference_solution.coursekit.stratosphere import (
+    DAYS_PER_WINTER,
+    event_summary,
+    generate,
+    read_events,
+    write_course_files,
+)
 
 
 def _measure(size: int, winters: int, mode: str) -> tuple[float, dict]:

@@ -12,8 +12,13 @@ import time
 import torch
 
 from reference_solution.score_matching import (
-    DenoisingScoreMatcher, ScoreNet, moons_distance, moons_loaders, train_score_model,
-    uniform_cloud, MOONS_DISTANCE_THRESHOLD,
+    MOONS_DISTANCE_THRESHOLD,
+    DenoisingScoreMatcher,
+    ScoreNet,
+    moons_distance,
+    moons_loaders,
+    train_score_model,
+    uniform_cloud,
 )
 
 

@@ -35,16 +35,16 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from scipy import stats  # noqa: E402
+from torch.utils.data import random_split  # noqa: E402
 
 from reference_solution.coursekit import plotting  # noqa: E402
 from reference_solution.coursekit.course_files import find_course_files  # noqa: E402
-from reference_solution.wgan_anomalies.latent import balanced_latents, chi_quantile  # noqa: E402
+from reference_solution.coursekit.warmings import read_events  # noqa: E402
 from reference_solution.metrics import sliced_wasserstein  # noqa: E402
+from reference_solution.wgan_anomalies.latent import balanced_latents, chi_quantile  # noqa: E402
 from reference_solution.wgan_anomalies.state_features import FEATURES, state_features  # noqa: E402
 from reference_solution.wgan_anomalies.training import load_checkpoint  # noqa: E402
-from reference_solution.coursekit.warmings import read_events  # noqa: E402
 from reference_solution.wgan_anomalies.wgan import Generator  # noqa: E402
-from torch.utils.data import random_split  # noqa: E402
 
 
 def cohen_d(a: np.ndarray, b: np.ndarray) -> float:
@@ -168,7 +168,7 @@ def main() -> None:
     grid = np.linspace(0, 1.3 * q, 300)
     ax.plot(grid, stats.chi.pdf(grid, n), "k", lw=1.2, label=f"chi law, n={n} (training latents)")
     ax.axvline(q, color="k", ls="--", lw=1, label="q_0.98")
-    for k, (name, color) in enumerate((("inversion_latent_norm", "tab:blue"),
+    for _k, (name, color) in enumerate((("inversion_latent_norm", "tab:blue"),
                                        ("fanogan_latent_norm", "tab:green"))):
         if name in scores:
             v = scores[name]

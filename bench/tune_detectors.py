@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +20,13 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 from torch.utils.data import TensorDataset
 
-from reference_solution.wgan_anomalies.classifier import Classifier, ClassifierConfig, train_classifier
 from reference_solution.coursekit.critic_score import critic_features, critic_scores
 from reference_solution.coursekit.fanogan import Encoder, FAnoGANConfig, fanogan_scores, train_encoder
 from reference_solution.coursekit.inversion import InversionConfig, invert_dataset
-from reference_solution.metrics import sliced_wasserstein
-from reference_solution.wgan_anomalies.state_features import state_features
 from reference_solution.coursekit.stratosphere import generate
+from reference_solution.metrics import sliced_wasserstein
+from reference_solution.wgan_anomalies.classifier import Classifier, ClassifierConfig, train_classifier
+from reference_solution.wgan_anomalies.state_features import state_features
 from reference_solution.wgan_anomalies.training import WGANConfig, train_wgan
 from reference_solution.wgan_anomalies.wgan import Discriminator, Generator
 

@@ -27,8 +27,7 @@ import nbformat
 
 from . import release as course
 from .guarded_execute import REPORT_DIR_ENV
-from .submissions import (apply_mutation, example_submissions,  # noqa: F401  (re-exported)
-                          fill_release_with_solutions)
+from .submissions import apply_mutation, example_submissions, fill_release_with_solutions  # noqa: F401  (re-exported)
 from .tamper_scan import imported_names, scan_code
 
 __all__ = ["ScratchCourse", "StudentResult", "GradeResult", "format_report", "demo",

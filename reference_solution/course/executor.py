@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import ast
 import copy
 import hashlib
 import math
@@ -36,55 +35,14 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbformat.v4 import new_output
 from traitlets import Bool, Enum, Float, Integer, List, Unicode
 
-from .guarded_execute import GuardedExecute, error_output
 from ..grading import protocol
-from .sandbox import Jail, Limits, UNPROTECTED, availability
+from .guarded_execute import GuardedExecute, error_output
+from .hidden_tests import GradingConfigError, hidden_checks, is_test_cell
+from .sandbox import UNPROTECTED, Jail, Limits, availability
 
 __all__ = ["GradingExecute", "hidden_checks", "GradingConfigError"]
 
-BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # reference_solution/
-
-
-class GradingConfigError(ValueError):
-    """A hidden test region the executor cannot run (the instructor's notebook is wrong)."""
-
-
-def hidden_checks(source: str) -> tuple[str, list[str]]:
-    """``(visible source, check names)`` of a test cell; the hidden region may only hold
-    ``from reference_solution.grading import check`` and ``check("<name>")`` lines."""
-    visible, hidden, inside = [], [], False
-    for line in source.splitlines():
-        if BEGIN in line:
-            inside = True
-        elif END in line:
-            inside = False
-        else:
-            (hidden if inside else visible).append(line)
-    names = []
-    try:
-        tree = ast.parse("\n".join(hidden))
-    except SyntaxError as exc:
-        raise GradingConfigError(f"the hidden tests do not parse: {exc}") from None
-    for stmt in tree.body:
-        if isinstance(stmt, ast.ImportFrom) and stmt.module == "reference_solution.grading" \
-                and [a.name for a in stmt.names] == ["check"]:
-            continue
-        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) \
-                and isinstance(stmt.value.func, ast.Name) and stmt.value.func.id == "check" \
-                and len(stmt.value.args) == 1 and not stmt.value.keywords \
-                and isinstance(stmt.value.args[0], ast.Constant) \
-                and isinstance(stmt.value.args[0].value, str):
-            names.append(stmt.value.args[0].value)
-            continue
-        raise GradingConfigError("hidden tests may only call check(\"<name>\"), found: "
-                                 + ast.unparse(stmt)[:200])
-    return "\n".join(visible), names
-
-
-def _is_test_cell(cell) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
 class JailedKernelManager(AsyncKernelManager):
@@ -303,7 +261,7 @@ class GradingExecute(GuardedExecute):
         if self._dead is None and time.monotonic() - self._started > self.notebook_time_limit:
             self._dead = f"the notebook ran past its {self.notebook_time_limit:.0f} s time limit"
             run_sync(self._stop_kernel)()
-        if not _is_test_cell(cell):
+        if not is_test_cell(cell):
             return super().preprocess_cell(cell, resources, index)
         full = cell.source
         try:

@@ -27,9 +27,8 @@ from jupyter_client.utils import ensure_async
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
-from traitlets import Float, Integer
-
 from nbgrader.preprocessors import Execute
+from traitlets import Float, Integer
 
 __all__ = ["GuardedExecute", "error_output", "REPORT_DIR_ENV"]
 

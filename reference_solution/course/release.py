@@ -33,9 +33,10 @@ SUPPORT_DIR = PACKAGE_DIR / SUPPORT_PACKAGE
 SUPPORT_MODULES: dict[str, tuple[str, ...]] = {
     "wgan_anomalies": ("course_files", "warmings", "polar_grid", "stratosphere", "synthetic_files",
                        "data_cache", "plotting", "views", "widgets", "explorers_data",
-                       "explorers_models", "comparison", "baselines", "critic_score", "inversion",
-                       "fanogan"),
-    "score_matching": ("plotting", "views", "widgets", "explorers_data", "explorers_models"),
+                       "explorers_anomalies", "explorers_models", "comparison", "baselines",
+                       "critic_score", "inversion", "fanogan"),
+    "score_matching": ("plotting", "views", "widgets", "explorers_data", "explorers_anomalies",
+                       "explorers_models"),
 }
 HEADER = ("# GENERATED from reference_solution/coursekit/{name}.py by `python -m reference_solution "
           "release`; edit the original\n")

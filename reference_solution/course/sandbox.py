@@ -32,7 +32,7 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 __all__ = ["Limits", "Jail", "availability", "JAIL_HOME"]
@@ -58,7 +58,7 @@ class Limits:
     tmp_bytes: int = 2 * 2**30  # size of the jail's private /tmp
 
 
-@lru_cache(maxsize=None)
+@cache
 def availability() -> tuple[bool, str]:
     """``(True, "bwrap")`` when a jail can be built here, else ``(False, why)``."""
     bwrap = shutil.which("bwrap")

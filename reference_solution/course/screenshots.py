@@ -52,8 +52,8 @@ def stack_pngs(frames: list[bytes], background: float = 1.0) -> bytes:
 
 
 def _langevin_view(seed: int = 0):
-    from ..score_matching.denoising import DenoisingScoreMatcher, ScoreNet, make_moons_data
     from ..coursekit.widgets import explore_langevin
+    from ..score_matching.denoising import DenoisingScoreMatcher, ScoreNet, make_moons_data
 
     torch.manual_seed(seed)
     moons = torch.from_numpy(make_moons_data(2000, seed=seed)[0])
@@ -74,10 +74,10 @@ def write_screenshots(run_dir: str | Path, out_dir: str | Path,
                       ) -> list[Path]:
     """Write the PNG of each of ``views`` from the run in ``run_dir`` into ``out_dir``."""
     from ..coursekit.course_files import find_course_files
-    from ..wgan_anomalies.dataset import DS
-    from ..wgan_anomalies.training import latest_checkpoint, load_generator
     from ..coursekit.warmings import read_events
     from ..coursekit.widgets import explore_anomalies, explore_dataset, explore_latent
+    from ..wgan_anomalies.dataset import DS
+    from ..wgan_anomalies.training import latest_checkpoint, load_generator
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     report = run_dir / "report"

@@ -9,7 +9,6 @@ silently. ``example_submissions`` gives the complete / partial / blank trio of t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
 from pathlib import Path
 
 import nbformat

@@ -13,6 +13,6 @@ scikit-learn, tqdm, the standard library and its own modules.
 - ``comparison``: ROC-AUC, average precision and the detector table.
 - ``critic_score``, ``inversion``, ``fanogan``: detectors built on a trained WGAN-GP.
 - ``plotting``: figures of states, histories and detections.
-- ``views``: the base of the interactive views; ``explorers_data``, ``explorers_models``: the
-  views; ``widgets``: their public entry points.
+- ``views``: the base of the interactive views; ``explorers_data``, ``explorers_anomalies``,
+  ``explorers_models``: the views; ``widgets``: their public entry points.
 """

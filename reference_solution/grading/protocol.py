@@ -25,10 +25,10 @@ import secrets
 import signal
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -75,7 +75,7 @@ class Check:
         return self.probe.rsplit(".", 1)[1]
 
 
-@lru_cache(maxsize=None)
+@cache
 def registry(modules: tuple[str, ...] = CHECK_MODULES) -> dict[str, Check]:
     """``{name: Check}`` from the ``CHECKS`` lists of ``modules`` (import paths)."""
     found: dict[str, Check] = {}
@@ -87,7 +87,7 @@ def registry(modules: tuple[str, ...] = CHECK_MODULES) -> dict[str, Check]:
     return found
 
 
-@lru_cache(maxsize=None)
+@cache
 def runner_source(probe_file: Path) -> str:
     """The code executed in the grading kernel for a probe of ``probe_file``.
 

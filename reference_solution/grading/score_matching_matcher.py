@@ -41,7 +41,7 @@ def forward_challenge(rng, folder: Path) -> dict:
 
 
 def forward_returns_per_element_dsm_error(challenge: dict, result: dict) -> None:
-    """forward returns the per-element error (s(x + sigma eps) + eps/sigma)^2: fresh, independent noise, gradients kept."""
+    """forward returns the per-element error (s(x + sigma eps) + eps/sigma)^2: fresh, independent noise, gradients kept."""  # noqa: E501
     cases, got = challenge["cases"], result["cases"]
     for case, out in zip(cases[:4], got[:4]):
         y = np.asarray(out["out"])

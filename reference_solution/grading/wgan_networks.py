@@ -85,7 +85,7 @@ def critic_is_unbounded_without_batch_norm(challenge: dict, result: dict) -> Non
     for run in result["runs"]:
         whole = np.asarray(run["whole"], dtype=np.float64).reshape(-1)
         single = np.concatenate([np.asarray(s, dtype=np.float64).reshape(-1) for s in run["single"]])
-        assert whole.shape == single.shape and float(np.abs(whole - single).max()) <= 1e-4 * (1 + float(np.abs(whole).max())), (
+        assert whole.shape == single.shape and float(np.abs(whole - single).max()) <= 1e-4 * (1 + float(np.abs(whole).max())), (  # noqa: E501
             "each sample's score should not depend on the other samples of the batch (no batch "
             "statistics in the critic: the gradient penalty is per sample)")
 
@@ -123,7 +123,7 @@ def gradient_penalty_matches_a_known_critic(challenge: dict, result: dict) -> No
         norm, batch = case["norm"], len(case["real"])
         assert got["kind"] == "tensor", f"the penalty should be a tensor, got {got['kind']}"
         value = got["value"]
-        assert value.ndim == 0, f"the penalty should be a 0-d tensor (a mean over samples), got shape {tuple(value.shape)}"
+        assert value.ndim == 0, f"the penalty should be a 0-d tensor (a mean over samples), got shape {tuple(value.shape)}"  # noqa: E501
         expected = (norm - 1) ** 2
         assert abs(float(value) - expected) <= 1e-6 * (1 + expected), (
             f"for a linear critic D(x) = <w, x> with |w| = {norm} and a batch of {batch}, the "

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import stats
 
 from ..coursekit.stratosphere import disk_mask, generate
-from .protocol import Check, PROBES_DIR, runner_source
+from .protocol import PROBES_DIR, Check, runner_source
 from .wgan_dataset import GRADING_DATA
 from .wgan_networks import _check_scores, _scores_challenge
 
@@ -104,7 +104,7 @@ def classifier_training_keeps_the_generator_frozen(challenge: dict, result: dict
 
 def classifier_trains_on_balanced_masked_batches(challenge: dict, result: dict) -> None:
     """train_classifier trains on masked generated batches, half of their latents outside q_0.98, labelled 1 there."""
-    z = np.concatenate([np.asarray(c, dtype=np.float64) for c in result["calls_z"]]) if result["calls_z"] else np.zeros((0, LATENT))
+    z = np.concatenate([np.asarray(c, dtype=np.float64) for c in result["calls_z"]]) if result["calls_z"] else np.zeros((0, LATENT))  # noqa: E501
     assert len(z) and z.shape[1] == LATENT, "latents should have latent_dim components"
     share = float((np.linalg.norm(z, axis=1) > Q98).mean())
     sd = math.sqrt(0.25 / len(z))

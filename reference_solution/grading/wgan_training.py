@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..metrics import diversity_ratio, masked_channel_stats, sliced_wasserstein
 from ..coursekit.stratosphere import disk_mask, generate
+from ..metrics import diversity_ratio, masked_channel_stats, sliced_wasserstein
 from .protocol import Check
 
 SIZE = 8  # toy image size of the behaviour checks
@@ -61,7 +61,7 @@ def training_runs_n_critic_critic_steps_per_generator_step(challenge: dict, resu
     """train_model makes n_critic critic steps per generator step (Adam's step counters on 12 batches)."""
     for run, got in zip(challenge["runs"], result["runs"]):
         n = run["n_critic"]
-        assert got["steps_critic"] == 12, f"one epoch of 12 batches should make 12 critic steps, made {got['steps_critic']}"
+        assert got["steps_critic"] == 12, f"one epoch of 12 batches should make 12 critic steps, made {got['steps_critic']}"  # noqa: E501
         assert got["steps_gen"] == 12 // n, (f"with n_critic = {n}, 12 critic steps should come with "
                                              f"{12 // n} generator steps, got {got['steps_gen']}")
 
@@ -176,7 +176,7 @@ FULL_SIZE = Convergence(
     ))
 
 
-def _convergence_challenge(cfg: Convergence):
+def convergence_challenge(cfg: Convergence):
     def challenge(rng, folder: Path) -> dict:
         states = generate(winters=cfg.winters, size=cfg.size, seed=int(rng.integers(1 << 31)))
         mask = states.mask.astype(np.float32)
@@ -298,12 +298,12 @@ def _convergence_verdict(cfg: Convergence, challenge: dict, result: dict) -> Non
 
 
 def training_converges_at_cpu_scale(challenge: dict, result: dict) -> None:
-    """Your Generator and Discriminator trained by train_model at 32 px on a CPU approach held-out winters (critic gradient norm near 1)."""
+    """Your Generator and Discriminator trained by train_model at 32 px on a CPU approach held-out winters (critic gradient norm near 1)."""  # noqa: E501
     _convergence_verdict(CPU_SCALE, challenge, result)
 
 
 def training_works_at_full_size(challenge: dict, result: dict) -> None:
-    """At 256 px on the grader's device your networks and train_model train one epoch: finite losses, a generator that changes, a critic that is not flat."""
+    """At 256 px on the grader's device your networks and train_model train one epoch: finite losses, a generator that changes, a critic that is not flat."""  # noqa: E501
     before, after = np.asarray(result["before"], dtype=np.float64), np.asarray(result["after"], dtype=np.float64)
     if before.shape == after.shape:
         assert np.abs(after - before).mean() > 1e-6, (
@@ -322,7 +322,7 @@ CHECKS = [
     Check("training_schedules_validates_and_checkpoints", "wgan_training.training",
           schedule_challenge, training_schedules_validates_and_checkpoints, seconds=60),
     Check("training_converges_at_cpu_scale", "wgan_convergence.converge",
-          _convergence_challenge(CPU_SCALE), training_converges_at_cpu_scale, seconds=CPU_SCALE.seconds),
+          convergence_challenge(CPU_SCALE), training_converges_at_cpu_scale, seconds=CPU_SCALE.seconds),
     Check("training_works_at_full_size", "wgan_convergence.converge",
-          _convergence_challenge(FULL_SIZE), training_works_at_full_size, seconds=FULL_SIZE.seconds),
+          convergence_challenge(FULL_SIZE), training_works_at_full_size, seconds=FULL_SIZE.seconds),
 ]

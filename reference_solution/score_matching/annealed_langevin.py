@@ -17,13 +17,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import numpy as np
 import torch
 import torch.nn as nn
 from sklearn.datasets import make_moons
 
 from .denoising import (
-    DenoisingScoreMatcher, ScoreNet, moons_distance, moons_loaders, train_score_model,
+    DenoisingScoreMatcher,
+    ScoreNet,
+    moons_distance,
+    moons_loaders,
+    train_score_model,
 )
 
 __all__ = [
@@ -130,7 +133,7 @@ def compare_single_and_annealed(epochs: int = 60, sigma: float = 0.1,
     train_loader, test_loader = moons_loaders(count, 256, seed=seed)
     single = DenoisingScoreMatcher(ScoreNet(2, hidden_size), (2,), sigma)
     annealed = NoiseConditionalMatcher(NoiseConditionalScoreNet(2, hidden_size), sigmas)
-    for name, model in (("single", single), ("annealed", annealed)):
+    for _name, model in (("single", single), ("annealed", annealed)):
         opt = torch.optim.Adam(model.parameters(), lr=5e-3)
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.97)
         train_score_model(model, train_loader, test_loader, epochs, opt, sched, progress=False)

@@ -104,7 +104,6 @@ def train_classifier(model_gen: nn.Module, model_clf: nn.Module,
     """
     from tqdm.auto import tqdm
 
-    device = next(model_clf.parameters()).device
     n_inputs = _n_inputs(model_gen)
     was_training = model_gen.training
     flags = [p.requires_grad for p in model_gen.parameters()]

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import mmap
 import operator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -139,7 +140,7 @@ class DS(Dataset):
     @classmethod
     def from_folder(cls, data_dir: str | Path,
                     transform: Callable[[torch.Tensor], Any] | None = None,
-                    check_finite: bool = False) -> "DS":
+                    check_finite: bool = False) -> DS:
         """The dataset of the course files in ``data_dir`` (see ``find_course_files``)."""
         files = find_course_files(data_dir)
         return cls(files.pv, files.gh, files.mask, transform=transform, check_finite=check_finite)

@@ -110,8 +110,7 @@ def _pca_days(pv, gh, mask, n_components, fit_days, seed, max_pixels) -> tuple[n
 
 def detection_metrics(truth: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
     """ROC-AUC, average precision, and precision/recall/F1 at ``threshold`` (scikit-learn)."""
-    from sklearn.metrics import (average_precision_score, f1_score, precision_score,
-                                 recall_score, roc_auc_score)
+    from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score, roc_auc_score
 
     truth = np.asarray(truth, dtype=bool)
     scores = np.asarray(scores, dtype=float)

@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import detection
-from .classifier import Classifier, ClassifierConfig, ClassifierHistory, train_classifier
 from ..coursekit.critic_score import critic_features, critic_scores
 from ..coursekit.fanogan import Encoder, FAnoGANConfig, FAnoGANHistory, fanogan_scores, train_encoder
 from ..coursekit.inversion import InversionConfig, invert_dataset
+from . import detection
+from .classifier import Classifier, ClassifierConfig, ClassifierHistory, train_classifier
 from .latent import chi_quantile
 
 __all__ = ["DESCRIPTIONS", "DetectorConfig", "DetectorRun", "run_gan_detectors",
@@ -110,7 +110,7 @@ def run_gan_detectors(gen: torch.nn.Module, critic: torch.nn.Module, ds, mask: t
         t = time.perf_counter()
         clf = Classifier(size=size, width=width).to(device)
         cfg = replace(classifier, scheme=scheme, seed=seed)
-        train = lambda: train_classifier(gen, clf, cfg, mask=mask, progress=progress)  # noqa: E731
+        train = lambda: train_classifier(gen, clf, cfg, mask=mask, progress=progress)  # noqa: E731, B023 (called in this iteration)
         run.histories[f"classifier_{scheme}"] = (
             _load_or_train(folder / f"classifier_{scheme}.pt", clf, train, ClassifierHistory)
             if folder else train())

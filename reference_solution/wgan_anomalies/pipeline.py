@@ -17,14 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import detection
-from . import detectors
-from .classifier import ClassifierConfig
 from ..coursekit.course_files import CourseFiles, find_course_files
-from .dataset import DS
-from .detectors import DetectorConfig
 from ..coursekit.fanogan import FAnoGANConfig
 from ..coursekit.inversion import InversionConfig
+from . import detection, detectors
+from .classifier import ClassifierConfig
+from .dataset import DS
+from .detectors import DetectorConfig
 from .latent import chi_quantile
 from .training import TrainingHistory, WGANConfig, train_wgan
 from .wgan import Discriminator, Generator

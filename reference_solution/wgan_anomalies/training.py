@@ -21,9 +21,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -93,7 +93,7 @@ class TrainingHistory:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainingHistory":
+    def from_dict(cls, data: dict) -> TrainingHistory:
         return cls(**{k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in data.items()})
 
 

@@ -3,7 +3,7 @@
 must fail (``expected_failing``) and may also fail (``may_fail``: knock-on effects in later cells).
 
 Used in process by ``tests/grading/test_score_matching_checks.py``, through nbgrader by
-``tests/test_catalogue_autograde.py``, and over many seeds by ``bench/bench_check_pass_rates.py``.
+``tests/course/test_catalogue_autograde.py``, and over many seeds by ``bench/bench_check_pass_rates.py``.
 """
 
 from reference_solution.course.submissions import Mutant

@@ -9,12 +9,11 @@ seeds) and must fail exactly for the grade ids the mutant lists (``may_fail`` ei
 from __future__ import annotations
 
 import pytest
+from mutants_score_matching import DEV, DSM, FWD, HYP, LANG, LOOP, MUTANTS, NEAR, SAMPLE, SCORE, VALID
 
-from mutants_score_matching import (DEV, DSM, FWD, HYP, LANG, LOOP, MUTANTS, NEAR, SAMPLE, SCORE,
-                                    VALID)
-from reference_solution.grading.protocol import run_in_process
 from reference_solution.course.notebook_namespace import build_namespace, solution_cells
 from reference_solution.course.submissions import apply_mutation
+from reference_solution.grading.protocol import run_in_process
 
 ASSIGNMENT = "score_matching"
 CHEAP = (FWD, DSM, LANG, SAMPLE, DEV, HYP, SCORE, LOOP)

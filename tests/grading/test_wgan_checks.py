@@ -10,13 +10,44 @@ every check. The convergence checks run on the reference and one broken trainer 
 from __future__ import annotations
 
 import pytest
+from mutants_wgan import (
+    ANOM,
+    BAD,
+    BAL,
+    BALL,
+    CHI,
+    CLF,
+    CPU_CONV,
+    CRIT,
+    DS_C,
+    FROZEN,
+    FULL,
+    GEN,
+    GP,
+    GP_C,
+    INOUT,
+    ITEMS,
+    LOGIT,
+    MASK,
+    MMAP,
+    MUTANTS,
+    NCRIT,
+    NET,
+    RADII,
+    REJ,
+    SAMP,
+    SCHED,
+    SCORE,
+    SIGNS,
+    SPHERE,
+    TCLF,
+    TRAIN,
+    VALID,
+)
 
-from mutants_wgan import (ANOM, BAD, BAL, CHI, CPU_CONV, CRIT, DS_C, FROZEN, FULL, GEN, GP, GP_C, INOUT,
-                          ITEMS, LOGIT, MASK, MMAP, MUTANTS, NCRIT, NET, RADII, REJ, SAMP, SCHED,
-                          SCORE, SIGNS, SPHERE, TCLF, TRAIN, BALL, CLF, VALID)
-from reference_solution.grading.protocol import registry, run_in_process
 from reference_solution.course.notebook_namespace import build_namespace, solution_cells
 from reference_solution.course.submissions import apply_mutation
+from reference_solution.grading.protocol import registry, run_in_process
 
 ASSIGNMENT = "wgan_anomalies"
 CHEAP = (ITEMS, MMAP, BAD, GEN, CRIT, "optimizers_cover_each_network", GP, SIGNS, NCRIT, MASK, SCHED,

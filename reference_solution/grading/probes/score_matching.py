@@ -71,7 +71,7 @@ def matcher(ns, challenge):
             if type(y) is not torch.Tensor or not y.requires_grad:
                 got["no_graph"] = True
             else:
-                call("backward of forward(x).mean()", lambda: y.mean().backward())
+                call("backward of forward(x).mean()", lambda: y.mean().backward())  # noqa: B023
                 got["grad"] = score.b.grad if score.b.grad is not None else torch.zeros(0)
         elif what == "langevin":
             with torch.no_grad():

@@ -7,6 +7,20 @@ import warnings
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
+
+
+class Images(Dataset):
+    """A tensor of states as a dataset (what the student's ``train_model`` takes)."""
+
+    def __init__(self, x):
+        self.x = x
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i]
 
 
 class ProbeFailure(Exception):

@@ -4,19 +4,6 @@ critic's gradient norms and scores at grader-chosen real/fake interpolates (kern
 
 import time
 
-from torch.utils.data import Dataset
-
-
-class _Images(Dataset):
-    def __init__(self, x):
-        self.x = x
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, i):
-        return self.x[i]
-
 
 def _critic_at(critic, real, fake, before, challenge, device):
     """Gradient norms of the critic at alpha * real + (1 - alpha) * fake; its scores of the
@@ -73,10 +60,10 @@ def converge(ns, challenge):
         calls = challenge["epochs"] if challenge["snapshots"] else 1
         outs, snapshots = [], []
         for k in range(calls):
-            outs.append(call("train_model", train_model, gen, critic, _Images(real), opt_g, opt_c,
+            outs.append(call("train_model", train_model, gen, critic, Images(real), opt_g, opt_c,
                              batch_size=challenge["batch_size"], max_epochs=challenge["epochs"] // calls,
                              n_critic=challenge["n_critic"], lambda_gp=10.0, mask=mask, latent_dim=latent,
-                             val_dataset=_Images(real[-challenge["val"]:]), lr_gamma=challenge["lr_gamma"],
+                             val_dataset=Images(real[-challenge["val"]:]), lr_gamma=challenge["lr_gamma"],
                              checkpoint_dir=None, progress=False))
             if k < calls - 1:
                 snapshots.append(samples())

@@ -32,7 +32,7 @@ def items(ns, challenge):
         got["transformed"] = array(call("ds[0] with a transform", doubled.__getitem__, 0), "ds[0]")
         got["batches"] = []
         for b in (1, 3):
-            batch = call(f"a DataLoader batch of {b}", lambda: next(iter(DataLoader(ds, batch_size=b))))
+            batch = call(f"a DataLoader batch of {b}", lambda: next(iter(DataLoader(ds, batch_size=b))))  # noqa: B023
             got["batches"].append({"kind": kind(batch), "shape": list(getattr(batch, "shape", []))})
         cases.append(got)
     return {"cases": cases}

@@ -10,18 +10,6 @@ import os
 import tempfile
 
 import torch.nn as nn
-from torch.utils.data import Dataset
-
-
-class Images(Dataset):
-    def __init__(self, x):
-        self.x = x
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, i):
-        return self.x[i]
 
 
 class ConstGenerator(nn.Module):

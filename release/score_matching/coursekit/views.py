@@ -1,9 +1,9 @@
 # GENERATED from reference_solution/coursekit/views.py by `python -m reference_solution release`; edit the original
 """The base of the interactive views: controls, a figure, cached PNG frames, degrading.
 
-``View`` is what every explorer (``explorers_data``, ``explorers_models``) subclasses; the
-helpers here (``control``, ``agg_figure``, ``png``, ``numpy``) are what they share. The public
-entry points are in ``widgets``.
+``View`` is what every explorer (``explorers_data``, ``explorers_anomalies``, ``explorers_models``)
+subclasses; the helpers here (``control``, ``agg_figure``, ``png``, ``numpy``) are what they
+share. The public entry points are in ``widgets``.
 
 Degrading: a view needs ipywidgets and a Jupyter kernel with a widget front end. Without the
 ``ipywidgets`` package (import fails) or outside a kernel (``IPython.get_ipython()`` is None or
@@ -20,7 +20,8 @@ from __future__ import annotations
 import io
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Hashable
+from collections.abc import Callable, Hashable
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -22,7 +22,7 @@ Course support code (the optional detector section of the notebook): numpy and t
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

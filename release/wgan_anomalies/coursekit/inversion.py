@@ -26,8 +26,8 @@ Course support code (the optional detector section of the notebook): numpy, scip
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch

@@ -8,12 +8,12 @@ here), so notebooks display it and the pipeline report saves it.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
-import numpy as np
 
 CHANNELS = ("pv", "gh")
 # Perceptually uniform maps with a clear low/high: PV in purples (high PV = strong vortex),

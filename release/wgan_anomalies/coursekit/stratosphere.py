@@ -31,10 +31,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .polar_grid import (EARTH_RADIUS, EDGE_LAT, F0, GRAVITY, OMEGA, Grid,  # noqa: F401
-                         coriolis, disk_mask, make_grid, sphere_laplacian)
-from .warmings import (EVENT_COLUMNS, detect_warmings, event_summary, read_events,  # noqa: F401
-                       wave_amplitudes, winter_events, write_events)
+from .polar_grid import (  # noqa: F401
+    EARTH_RADIUS,
+    EDGE_LAT,
+    F0,
+    GRAVITY,
+    OMEGA,
+    Grid,
+    coriolis,
+    disk_mask,
+    make_grid,
+    sphere_laplacian,
+)
+from .warmings import (  # noqa: F401
+    EVENT_COLUMNS,
+    detect_warmings,
+    event_summary,
+    read_events,
+    wave_amplitudes,
+    winter_events,
+    write_events,
+)
 
 DAYS_PER_WINTER = 151
 _GOLDEN = (np.sqrt(5.0) - 1) / 2  # Weyl-sequence step: the most evenly spread irrational

@@ -4,7 +4,7 @@
 - ``explore_dataset(ds, events=None)``: day slider and date picker over pv and gh, and on
   synthetic data the ground truth and the wind at 60N (``explorers_data``).
 - ``explore_anomalies(scores, dataset=None, truth=None, threshold=0.5)``: score histogram,
-  threshold slider, counts, galleries, precision / recall / ROC (``explorers_data``).
+  threshold slider, counts, galleries, precision / recall / ROC (``explorers_anomalies``).
 - ``explore_latent(generator, mask=None, quantile=0.98, seed=0)``: norm slider along a latent
   direction, ``G(z)`` live, normal or anomalous, a strip along the ray (``explorers_models``).
 - ``explore_langevin(matcher, data, eta=0.01, num_steps=200, n_particles=500, seed=0)``: step
@@ -22,7 +22,8 @@ matplotlib, ipywidgets, scikit-learn, the standard library and sibling support m
 and datasets are duck-typed; nothing here imports a solution module.
 """
 
-from .explorers_data import explore_anomalies, explore_dataset
+from .explorers_anomalies import explore_anomalies
+from .explorers_data import explore_dataset
 from .explorers_models import explore_langevin, explore_latent
 from .views import View, encode_png, frontend_problem
 

@@ -17,7 +17,7 @@ import pytest
 from reference_solution.course import sandbox
 from reference_solution.course.sandbox import Jail, Limits
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # the top-level host folder holding this checkout (e.g. /work): a second copy of the course or of
 # the instructor package could lie anywhere below it, so none of it may be visible
 REPO_TOP = Path(*REPO.parts[:2])

@@ -5,7 +5,7 @@ student is assumed to know the grading code: the tricks name files, hooks and th
 protocol directly, and the obfuscated variants build every name from strings (``vars(...)``,
 ``importlib``, ``exec``) so that the static scan cannot match them. Grading them through plain
 ``nbgrader autograde`` must give a blank notebook 0 whatever the trick, and must leave the
-students graded after it untouched (``tests/test_hostile.py``).
+students graded after it untouched (``tests/course/test_hostile.py``).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ import pytest
 
 from reference_solution.course.submissions import fill_release_with_solutions
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "score_matching"
 
 

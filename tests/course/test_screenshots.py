@@ -7,11 +7,11 @@ import matplotlib.image as mimg
 import numpy as np
 import torch
 
-from reference_solution.coursekit import stratosphere, synthetic_files
 from reference_solution.course.screenshots import stack_pngs, write_screenshots
+from reference_solution.coursekit import stratosphere, synthetic_files
+from reference_solution.coursekit.widgets import encode_png
 from reference_solution.wgan_anomalies.training import save_checkpoint
 from reference_solution.wgan_anomalies.wgan import Generator
-from reference_solution.coursekit.widgets import encode_png
 
 
 def _image(data: bytes) -> np.ndarray:

@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 
 from reference_solution.wgan_anomalies import detection
-from reference_solution.wgan_anomalies.state_features import (latitude_grid, ring_values, state_features,
-                                               vortex_strength, wave_amplitudes)
+from reference_solution.wgan_anomalies.state_features import (
+    latitude_grid,
+    ring_values,
+    state_features,
+    vortex_strength,
+    wave_amplitudes,
+)
 
 
 def _ring_radius(size, lat=60.0):

@@ -8,14 +8,23 @@ import pytest
 import torch
 import torch.nn as nn
 
-from reference_solution.score_matching.annealed_langevin import (
-    NoiseConditionalScoreNet, annealed_langevin, compare_single_and_annealed, geometric_sigmas,
-)
 from reference_solution.score_matching import (
-    MOONS_DISTANCE_THRESHOLD, DenoisingScoreMatcher, ScoreNet, generate_moons_data,
-    make_moons_data, moons_distance, moons_loaders, train_score_model, uniform_cloud,
+    MOONS_DISTANCE_THRESHOLD,
+    DenoisingScoreMatcher,
+    ScoreNet,
+    generate_moons_data,
+    make_moons_data,
+    moons_distance,
+    moons_loaders,
+    train_score_model,
+    uniform_cloud,
 )
-
+from reference_solution.score_matching.annealed_langevin import (
+    NoiseConditionalScoreNet,
+    annealed_langevin,
+    compare_single_and_annealed,
+    geometric_sigmas,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

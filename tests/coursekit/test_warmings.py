@@ -7,8 +7,14 @@ import pytest
 
 from reference_solution.coursekit.stratosphere import make_grid
 from reference_solution.coursekit.warmings import (
-    EVENT_COLUMNS, detect_warmings, event_summary, read_events, wave_amplitudes, winter_events,
-    write_events)
+    EVENT_COLUMNS,
+    detect_warmings,
+    event_summary,
+    read_events,
+    wave_amplitudes,
+    winter_events,
+    write_events,
+)
 
 
 def _wind(spells: list[tuple[int, int]], days: int = 151) -> np.ndarray:

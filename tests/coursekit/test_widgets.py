@@ -12,17 +12,14 @@ import pytest
 import torch
 from torch import nn
 
-from reference_solution.coursekit import synthetic_files
-
-from reference_solution.coursekit import views, widgets
+from reference_solution.coursekit import synthetic_files, views
+from reference_solution.coursekit.warmings import read_events
+from reference_solution.coursekit.widgets import explore_anomalies, explore_dataset, explore_langevin, explore_latent
+from reference_solution.score_matching import DenoisingScoreMatcher
 from reference_solution.wgan_anomalies.dataset import DS
 from reference_solution.wgan_anomalies.detection import detection_metrics
 from reference_solution.wgan_anomalies.latent import chi_quantile
-from reference_solution.score_matching import DenoisingScoreMatcher
-from reference_solution.coursekit.warmings import read_events
 from reference_solution.wgan_anomalies.wgan import Generator
-from reference_solution.coursekit.widgets import (explore_anomalies, explore_dataset, explore_langevin,
-                                        explore_latent)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

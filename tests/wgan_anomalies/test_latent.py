@@ -11,9 +11,18 @@ import torch
 from scipy import stats
 
 from reference_solution.wgan_anomalies.latent import (
-    REJECT_INNER_PROBABILITY, SampleInnerAndOuterExamples, SamplingBallUniform,
-    SamplingUnitSphereUniform, balanced_latents, chi_quantile, direction_uniformity_pvalue,
-    norm_law_pvalue, outer_radius, sample_ball, sample_inner_and_outer, sample_unit_sphere,
+    REJECT_INNER_PROBABILITY,
+    SampleInnerAndOuterExamples,
+    SamplingBallUniform,
+    SamplingUnitSphereUniform,
+    balanced_latents,
+    chi_quantile,
+    direction_uniformity_pvalue,
+    norm_law_pvalue,
+    outer_radius,
+    sample_ball,
+    sample_inner_and_outer,
+    sample_unit_sphere,
     split_by_norm,
 )
 

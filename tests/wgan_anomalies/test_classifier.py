@@ -5,8 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from reference_solution.wgan_anomalies.classifier import (Classifier, ClassifierConfig, generated_batch,
-                                           train_classifier)
+from reference_solution.wgan_anomalies.classifier import Classifier, ClassifierConfig, generated_batch, train_classifier
 from reference_solution.wgan_anomalies.latent import chi_quantile
 
 

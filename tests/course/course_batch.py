@@ -24,9 +24,9 @@ from reference_solution.course.autograde import ScratchCourse, StudentResult, ex
 from reference_solution.course.notebook_namespace import solution_cells
 from reference_solution.course.submissions import apply_mutation, fill_release_with_solutions
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "grading"))
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "course"))
 sys.path.insert(0, str(REPO / "tests" / "fixtures" / "toy_course"))
 import mutants_score_matching  # noqa: E402
 import mutants_wgan  # noqa: E402
@@ -141,13 +141,13 @@ def grade_batch(root: Path, assignment: str, *, args: tuple = (), catalogue=None
                      list(scratch.courses))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def real_batch(assignment: str) -> Batch:
     """The graded batch of a course assignment (once per test session)."""
     return grade_batch(REPO, assignment, args=("--Execute.timeout=120",),
                        catalogue=CATALOGUES.get(assignment))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def toy_batch() -> Batch:
     return grade_batch(REPO / "tests" / "fixtures" / "toy_course", "toy", args=("--Execute.timeout=10",))

@@ -10,9 +10,9 @@ no verdict code or instructor path reaches a notebook or its feedback.
 from __future__ import annotations
 
 import pytest
-
 from course_batch import REPO, real_batch, toy_batch
 from hostile_catalogue import CATEGORIES, TRICKS
+
 from reference_solution.course import release as course_module
 from reference_solution.course.autograde import format_report
 
@@ -94,7 +94,7 @@ def feedback_problems(batch, registry_docs: dict[str, str]) -> list[str]:
         for marker in ("BEGIN HIDDEN TESTS", "from reference_solution", 'check("'):
             if marker in text:
                 problems.append(f"{who}'s feedback shows hidden test code ({marker!r})")
-    for name, doc in registry_docs.items():
+    for name in registry_docs:
         if f"Hidden check failed: {name}" not in blank:
             problems.append(f"blank feedback does not name the failed check {name}")
         if f"✓ {name}" not in complete:
@@ -110,6 +110,7 @@ def _docs(names) -> dict[str, str]:
 
 def test_toy_feedback_shows_checks_not_hidden_code():
     import toy_checks  # noqa: F401  (the toy course folder is on sys.path via course_batch)
+
     from reference_solution.grading.protocol import registry
 
     docs = {c.name: c.doc for c in registry(("toy_checks",)).values()}

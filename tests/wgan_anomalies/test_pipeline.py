@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from reference_solution.wgan_anomalies.classifier import ClassifierConfig
-from reference_solution.wgan_anomalies.detectors import BASELINES, GAN_DETECTORS, DetectorConfig
 from reference_solution.coursekit.fanogan import FAnoGANConfig
 from reference_solution.coursekit.inversion import InversionConfig
+from reference_solution.wgan_anomalies.classifier import ClassifierConfig
+from reference_solution.wgan_anomalies.detectors import BASELINES, GAN_DETECTORS, DetectorConfig
 from reference_solution.wgan_anomalies.pipeline import PRESETS, Preset, run_pipeline
 from reference_solution.wgan_anomalies.training import WGANConfig
 

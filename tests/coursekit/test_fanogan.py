@@ -6,8 +6,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import TensorDataset
 
-from reference_solution.coursekit.fanogan import (Encoder, FAnoGANConfig, fanogan_scores, izi_f_terms,
-                                        train_encoder)
+from reference_solution.coursekit.fanogan import Encoder, FAnoGANConfig, fanogan_scores, izi_f_terms, train_encoder
 from reference_solution.wgan_anomalies.wgan import Discriminator, Generator
 
 

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from reference_solution.coursekit.course_files import (EVENTS_FILE, GH_FILE, PV_FILE, find_course_files,
-                                             mask_file)
+from reference_solution.coursekit.course_files import EVENTS_FILE, GH_FILE, PV_FILE, find_course_files, mask_file
 
 
 def _touch(folder, *names):

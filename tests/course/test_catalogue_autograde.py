@@ -11,8 +11,8 @@ and keep every other autograded point; an alternative must keep full marks.
 from __future__ import annotations
 
 import pytest
-
 from course_batch import CATALOGUES, real_batch
+
 from reference_solution.course.autograde import format_report
 
 

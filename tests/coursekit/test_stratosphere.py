@@ -7,11 +7,22 @@ import dataclasses
 import numpy as np
 import pytest
 
-from reference_solution.coursekit.course_files import (
-    EVENTS_FILE, GH_FILE, PV_FILE, find_course_files, mask_file)
+from reference_solution.coursekit.course_files import EVENTS_FILE, GH_FILE, PV_FILE, find_course_files, mask_file
 from reference_solution.coursekit.stratosphere import (
-    DAYS_PER_WINTER, EARTH_RADIUS, F0, GRAVITY, StratosphereConfig, coriolis, disk_mask,
-    event_summary, generate, make_grid, read_events, sphere_laplacian, wave_amplitudes)
+    DAYS_PER_WINTER,
+    EARTH_RADIUS,
+    F0,
+    GRAVITY,
+    StratosphereConfig,
+    coriolis,
+    disk_mask,
+    event_summary,
+    generate,
+    make_grid,
+    read_events,
+    sphere_laplacian,
+    wave_amplitudes,
+)
 from reference_solution.coursekit.synthetic_files import write_course_files
 
 

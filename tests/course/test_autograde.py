@@ -13,12 +13,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from reference_solution.course.autograde import (ScratchCourse, apply_mutation, example_submissions,
-                                          fill_release_with_solutions, format_report)
 from reference_solution.course import release as course_module
+from reference_solution.course.autograde import (
+    ScratchCourse,
+    apply_mutation,
+    example_submissions,
+    fill_release_with_solutions,
+    format_report,
+)
 from reference_solution.course.tamper_scan import scan_code
 
-TOY = Path(__file__).parent / "fixtures" / "toy_course"
+TOY = Path(__file__).resolve().parents[1] / "fixtures" / "toy_course"
 SQUARE, MEAN, COUNT, WRITTEN = ("square_returns_x_times_x", "mean_is_the_average",
                                 "count_words_splits_on_whitespace", "why_square_is_positive")
 FULL = {SQUARE: 2.0, MEAN: 1.0, COUNT: 2.0, WRITTEN: 0.0}  # the written answer is graded by hand
@@ -98,7 +103,7 @@ HOSTILE = {
     "shadowing_files": ({"square_solution": "def square(x):\n    return 0",
                          "mean_solution": "def mean(xs):\n    return 0",
                          "count_solution": "def count_words(text):\n    return 0"},
-                        {"toy_checks.py": b"CHECKS = []\n", "coursekit/toyhelp.py": b"def assert_equal(*a):\n    pass\n",
+                        {"toy_checks.py": b"CHECKS = []\n", "coursekit/toyhelp.py": b"def assert_equal(*a):\n    pass\n",  # noqa: E501
                          "reference_solution/grading/__init__.py": b"def check(name):\n    pass\n"},
                         {SQUARE: 0, MEAN: 0, COUNT: 0}, "graded", []),
 }
@@ -252,7 +257,7 @@ def test_scan_passes_ordinary_code(code):
 
 # --- the real assignments (slow: they train small models) ----------------------------------------
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 REAL = course_module.assignments(REPO)
 
 

@@ -4,8 +4,13 @@ import numpy as np
 import pytest
 from sklearn import metrics
 
-from reference_solution.coursekit.comparison import (average_precision, compare_detectors, format_table,
-                                           roc_auc, roc_curve)
+from reference_solution.coursekit.comparison import (
+    average_precision,
+    compare_detectors,
+    format_table,
+    roc_auc,
+    roc_curve,
+)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
