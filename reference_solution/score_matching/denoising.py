@@ -25,10 +25,10 @@ import math
 import numpy as np
 import torch
 import torch.nn as nn
-from sklearn.datasets import make_moons
 from torch.utils import data
 from tqdm.auto import tqdm
 
+from ..coursekit.moons import generate_moons_data, make_moons_data, moons_points
 from ..metrics import sliced_wasserstein
 
 __all__ = [
@@ -155,20 +155,6 @@ def train_score_model(matcher: nn.Module, train_loader, test_loader, epochs: int
     return history
 
 
-def make_moons_data(count: int, noise: float = 0.1, seed: int = 0
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Two moons, float32: ``train_data (0.8 count, 2), train_labels, test_data, test_labels``."""
-    points, labels = make_moons(n_samples=count, noise=noise, random_state=seed)
-    points = points.astype("float32")
-    split = int(0.8 * count)
-    return points[:split], labels[:split], points[split:], labels[split:]
-
-
-def generate_moons_data(count: int, seed: int = 0) -> tuple:
-    """The seed's name and return order for :func:`make_moons_data` (noise 0.1)."""
-    return make_moons_data(count, noise=0.1, seed=seed)
-
-
 def uniform_cloud(count: int, seed: int = 0) -> torch.Tensor:
     """``(count, 2)`` uniform points on the moons' box ``[-1.5, 2.5] x [-1, 1.5]``: a baseline."""
     g = torch.Generator().manual_seed(seed)
@@ -181,7 +167,7 @@ def moons_distance(samples: torch.Tensor, data: torch.Tensor | np.ndarray | None
     """Sliced-Wasserstein distance of ``samples`` (N, 2) to moons data (default: 2000 fresh
     points, noise 0.1, seed 12345). Compare with :data:`MOONS_DISTANCE_THRESHOLD`."""
     if data is None:
-        data, _ = make_moons(n_samples=2000, noise=0.1, random_state=12345)
+        data, _ = moons_points(2000, noise=0.1, seed=12345)
     data = torch.as_tensor(np.asarray(data), dtype=torch.float64)
     samples = torch.as_tensor(samples).detach().to("cpu", torch.float64)
     if samples.ndim != 2 or samples.shape[1] != 2:

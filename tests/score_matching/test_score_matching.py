@@ -12,7 +12,6 @@ from reference_solution.score_matching import (
     MOONS_DISTANCE_THRESHOLD,
     DenoisingScoreMatcher,
     ScoreNet,
-    generate_moons_data,
     make_moons_data,
     moons_distance,
     moons_loaders,
@@ -63,12 +62,6 @@ def test_sample_shape_no_graph_and_generator_reproducible():
     assert a.shape == (5, 3) and a.grad_fn is None and not a.requires_grad
     assert torch.equal(a, b)
     assert m.sample(2).shape == (2, 3)  # the seed's positional interface
-
-
-def test_moons_data_split_and_seed():
-    tr, trl, te, tel = make_moons_data(1000, seed=3)
-    assert tr.shape == (800, 2) and te.shape == (200, 2) and tr.dtype.name == "float32"
-    assert (generate_moons_data(1000, seed=3)[0] == tr).all()
 
 
 def test_distance_separates_moons_from_baselines():
