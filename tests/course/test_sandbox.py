@@ -151,5 +151,12 @@ def test_environment_of_the_kernel_names_no_grader_path(tmp_path):
     jail = Jail(workdir=work, inbox=tmp_path / "i", outbox=tmp_path / "o", sockets=tmp_path / "s")
     env = jail.environment()
     assert env["HOME"] == sandbox.JAIL_HOME and env["MPLBACKEND"].endswith("backend_inline")
-    assert not any(str(REPO) in v for v in env.values())
+    # Compared path by path, not as substrings: a virtual environment at /x/repo-venv sits
+    # beside the course at /x/repo, not in it. The interpreter's own folder must stay on PATH
+    # even when an instructor keeps the environment inside the course directory.
+    interpreter = Path(sys.executable).parent
+    entries = [Path(e) for v in env.values() for e in v.split(os.pathsep)]
+    inside = [e for e in entries if e.is_absolute() and e != interpreter
+              and (e == REPO or REPO in e.parents)]
+    assert not inside
     assert os.environ.get("HOME", "") not in env.values() or os.environ.get("HOME") == sandbox.JAIL_HOME
