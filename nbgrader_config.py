@@ -92,6 +92,7 @@ c.Autograde.autograde_preprocessors = [
 c.GradingExecute.sandbox = "auto"  # "bwrap" refuses to grade without the jail
 c.GradingExecute.max_output_chars = 200_000
 c.GradingExecute.unresponsive_grace = 15.0
+c.GradingExecute.acknowledge_timeout = 30.0  # a kernel that never starts a cell is stopped
 c.GradingExecute.memory_limit = 6 * 2**30
 c.GradingExecute.notebook_time_limit = 1800.0
 

@@ -7,6 +7,10 @@
   (silent, empty) execute request within ``unresponsive_grace`` seconds after the interrupt (SIGINT
   ignored, a loop in C), the kernel is stopped and treated as dead, instead of every later cell
   waiting out its own timeout;
+- a kernel that does not start a cell (no IOPub message for it, not even ``busy``) within
+  ``acknowledge_timeout`` seconds no longer reads requests at all (a student who replaced
+  ``json.loads``): it is stopped and treated as dead at once, not after the cell's whole timeout.
+  A cell that started and runs long is left to its timeout;
 - output is capped *while it arrives* (``max_output_chars`` per cell), so a print loop cannot
   fill the grader's memory before nbgrader's ``LimitOutput`` runs. Error outputs are never dropped
   (dropping one would turn a failed test into a passed one).
@@ -18,6 +22,7 @@ outside the student's folder), which the harness turns into its report and ``ben
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -51,8 +56,14 @@ class GuardedExecute(Execute):
         15.0, help="Seconds a kernel has to answer after a timeout's interrupt before it is stopped."
     ).tag(config=True)
 
+    acknowledge_timeout = Float(
+        30.0, help="Seconds a kernel has to start a cell (say it is busy) before it is stopped as "
+                   "unresponsive; only used when shorter than the cell's timeout."
+    ).tag(config=True)
+
     def preprocess(self, nb, resources=None, km=None):
         self._dead: str | None = None
+        self._acknowledged = False
         self._preprocess_started = time.monotonic()
         self._records: list[dict] = []
         self._out_chars: dict[int, int] = {}
@@ -104,6 +115,34 @@ class GuardedExecute(Execute):
                 raise DeadKernelError(f"the kernel ignored the interrupt after a {timeout} s "
                                       "timeout and was stopped")
         return reply
+
+    def process_message(self, msg, cell, cell_index):
+        self._acknowledged = True  # nbclient passes only the running cell's IOPub messages here
+        return super().process_message(msg, cell, cell_index)
+
+    async def _async_poll_for_reply(self, msg_id, cell, timeout, task_poll_output_msg,
+                                    task_poll_kernel_alive):
+        self._acknowledged = False
+        reply = asyncio.ensure_future(super()._async_poll_for_reply(
+            msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive))
+        window = self.acknowledge_timeout
+        if timeout is not None and window >= timeout:  # the cell's own timeout comes first
+            return await reply
+        try:
+            return await asyncio.wait_for(asyncio.shield(reply), window)
+        except asyncio.TimeoutError:
+            if self._acknowledged:
+                return await reply
+        except asyncio.CancelledError:  # nbclient's liveness poll saw the kernel die
+            reply.cancel()
+            raise
+        reply.cancel()
+        task_poll_kernel_alive.cancel()
+        try:
+            await ensure_async(self.km.shutdown_kernel(now=True))
+        finally:
+            raise DeadKernelError(f"the kernel did not start the cell within {window:g} s (it no "
+                                  "longer reads requests) and was stopped")
 
     async def _kernel_answers(self, grace: float) -> bool:
         # an execute request, not kernel_info: ipykernel 7 answers kernel_info from another

@@ -35,7 +35,10 @@ GOOD = {
 }
 
 
+# acknowledge_timeout below the cell timeout, so that both the deaf kernel (stopped within 3 s)
+# and the endless loop (started, so left to its 5 s timeout) exercise the acknowledgement rule
 TOY_ARGS = ("--Execute.timeout=5", "--GradingExecute.unresponsive_grace=3",
+            "--GradingExecute.acknowledge_timeout=3",
             f"--GradingExecute.memory_limit={2**30}")
 
 
@@ -76,6 +79,10 @@ HOSTILE = {
     "ignores_interrupt": ({"mean_solution": "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
                                             "while True:\n    pass"}, None,
                           {SQUARE: 2, MEAN: 0, COUNT: 0}, "kernel died", ["ignored the interrupt"]),
+    # the cell that breaks the kernel's message parsing runs; the next is never started
+    "deaf_kernel": ({"mean_solution": "import json\njson.loads = lambda *a, **k: {}\n"
+                                      "def mean(xs):\n    return sum(xs) / len(xs)"}, None,
+                    {SQUARE: 2, MEAN: 0, COUNT: 0}, "kernel died", ["did not start the cell"]),
     "os_exit": ({"mean_solution": "import os\nos._exit(0)"}, None,
                 {SQUARE: 2, MEAN: 0, COUNT: 0}, "kernel died", ["kernel died"]),
     "segfault": ({"count_solution": "import ctypes\nctypes.string_at(0)"}, None,
