@@ -63,7 +63,7 @@ class GuardedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._dead: str | None = None
-        self._acknowledged = False
+        self._started_ids: set[str] = set()  # execute requests the kernel has begun
         self._preprocess_started = time.monotonic()
         self._records: list[dict] = []
         self._out_chars: dict[int, int] = {}
@@ -117,12 +117,13 @@ class GuardedExecute(Execute):
         return reply
 
     def process_message(self, msg, cell, cell_index):
-        self._acknowledged = True  # nbclient passes only the running cell's IOPub messages here
+        # by request id, not a flag reset per cell: the reader of IOPub may see "busy" before
+        # the reply poll below starts
+        self._started_ids.add(msg["parent_header"].get("msg_id"))
         return super().process_message(msg, cell, cell_index)
 
     async def _async_poll_for_reply(self, msg_id, cell, timeout, task_poll_output_msg,
                                     task_poll_kernel_alive):
-        self._acknowledged = False
         reply = asyncio.ensure_future(super()._async_poll_for_reply(
             msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive))
         window = self.acknowledge_timeout
@@ -131,7 +132,7 @@ class GuardedExecute(Execute):
         try:
             return await asyncio.wait_for(asyncio.shield(reply), window)
         except asyncio.TimeoutError:
-            if self._acknowledged:
+            if msg_id in self._started_ids:
                 return await reply
         except asyncio.CancelledError:  # nbclient's liveness poll saw the kernel die
             reply.cancel()
