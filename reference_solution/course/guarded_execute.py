@@ -8,9 +8,10 @@
   ignored, a loop in C), the kernel is stopped and treated as dead, instead of every later cell
   waiting out its own timeout;
 - a kernel that does not start a cell (no IOPub message for it, not even ``busy``) within
-  ``acknowledge_timeout`` seconds no longer reads requests at all (a student who replaced
-  ``json.loads``): it is stopped and treated as dead at once, not after the cell's whole timeout.
-  A cell that started and runs long is left to its timeout;
+  ``acknowledge_timeout`` seconds and does not answer a control-channel request within
+  ``unresponsive_grace`` no longer reads requests at all (a student who replaced ``json.loads``):
+  it is stopped and treated as dead then, not after the cell's whole timeout. A cell that
+  started, or a kernel that still answers, is left to the cell's timeout;
 - output is capped *while it arrives* (``max_output_chars`` per cell), so a print loop cannot
   fill the grader's memory before nbgrader's ``LimitOutput`` runs. Error outputs are never dropped
   (dropping one would turn a failed test into a passed one).
@@ -132,7 +133,9 @@ class GuardedExecute(Execute):
         try:
             return await asyncio.wait_for(asyncio.shield(reply), window)
         except asyncio.TimeoutError:
-            if msg_id in self._started_ids:
+            # a lost "busy" (IOPub is best effort) must not stop a working kernel: one that still
+            # answers on the control channel is left to the cell's timeout
+            if msg_id in self._started_ids or await self._kernel_hears(self.unresponsive_grace):
                 return await reply
         except asyncio.CancelledError:  # nbclient's liveness poll saw the kernel die
             reply.cancel()
@@ -144,6 +147,21 @@ class GuardedExecute(Execute):
         finally:
             raise DeadKernelError(f"the kernel did not start the cell within {window:g} s (it no "
                                   "longer reads requests) and was stopped")
+
+    async def _kernel_hears(self, grace: float) -> bool:
+        """Whether the kernel answers a kernel_info request on the control channel, which
+        ipykernel serves from its own thread while a cell runs."""
+        request = self.kc.session.msg("kernel_info_request")
+        self.kc.control_channel.send(request)
+        deadline = time.monotonic() + grace
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                msg = await ensure_async(self.kc.control_channel.get_msg(timeout=left))
+            except Exception:  # noqa: BLE001 - queue.Empty: no answer in time
+                return False
+            if msg["parent_header"].get("msg_id") == request["header"]["msg_id"]:
+                return True
+        return False
 
     async def _kernel_answers(self, grace: float) -> bool:
         # an execute request, not kernel_info: ipykernel 7 answers kernel_info from another
