@@ -362,12 +362,6 @@ class GradingExecute(GuardedExecute):
                     and msg["content"].get("execution_state") == "idle":
                 return
 
-    async def _stop_kernel(self) -> None:
-        try:
-            await ensure_async(self.km.shutdown_kernel(now=True))
-        except Exception:  # noqa: BLE001 - already gone
-            pass
-
 
 def _as_text(output):
     """An execute result becomes plain text: only this process decides a test cell's score."""

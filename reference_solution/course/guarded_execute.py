@@ -110,11 +110,9 @@ class GuardedExecute(Execute):
     async def _async_handle_timeout(self, timeout, cell=None):
         reply = await super()._async_handle_timeout(timeout, cell)
         if not await self._kernel_answers(self.unresponsive_grace):
-            try:
-                await ensure_async(self.km.shutdown_kernel(now=True))
-            finally:
-                raise DeadKernelError(f"the kernel ignored the interrupt after a {timeout} s "
-                                      "timeout and was stopped")
+            await self._stop_kernel()
+            raise DeadKernelError(f"the kernel ignored the interrupt after a {timeout} s "
+                                  "timeout and was stopped")
         return reply
 
     def process_message(self, msg, cell, cell_index):
@@ -142,10 +140,8 @@ class GuardedExecute(Execute):
             raise
         reply.cancel()
         task_poll_kernel_alive.cancel()
-        try:
-            await ensure_async(self.km.shutdown_kernel(now=True))
-        finally:
-            raise DeadKernelError(f"the kernel did not start the cell within {window:g} s (it no "
+        await self._stop_kernel()
+        raise DeadKernelError(f"the kernel did not start the cell within {window:g} s (it no "
                                   "longer reads requests) and was stopped")
 
     async def _kernel_hears(self, grace: float) -> bool:
@@ -153,29 +149,19 @@ class GuardedExecute(Execute):
         ipykernel serves from its own thread while a cell runs."""
         request = self.kc.session.msg("kernel_info_request")
         self.kc.control_channel.send(request)
-        deadline = time.monotonic() + grace
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                msg = await ensure_async(self.kc.control_channel.get_msg(timeout=left))
-            except Exception:  # noqa: BLE001 - queue.Empty: no answer in time
-                return False
-            if msg["parent_header"].get("msg_id") == request["header"]["msg_id"]:
-                return True
-        return False
+        return await _replied(self.kc.control_channel, request["header"]["msg_id"], grace)
 
     async def _kernel_answers(self, grace: float) -> bool:
         # an execute request, not kernel_info: ipykernel 7 answers kernel_info from another
         # thread while the main thread is still stuck in the student's loop
         msg_id = self.kc.execute("", silent=True, store_history=False)
-        deadline = time.monotonic() + grace
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=left))
-            except Exception:  # queue.Empty: no answer in time
-                return False
-            if msg["parent_header"].get("msg_id") == msg_id:
-                return True
-        return False
+        return await _replied(self.kc.shell_channel, msg_id, grace)
+
+    async def _stop_kernel(self) -> None:
+        try:
+            await ensure_async(self.km.shutdown_kernel(now=True))
+        except Exception:  # noqa: BLE001 - already gone
+            pass
 
     def output(self, outs, msg, display_id, cell_index):
         if msg["msg_type"] == "error":
@@ -203,3 +189,16 @@ class GuardedExecute(Execute):
         (target / f"{notebook}.json").write_text(json.dumps(
             {"notebook": notebook, "cells": self._records, "kernel_died": self._dead,
              "seconds": round(time.monotonic() - self._preprocess_started, 3)}, indent=1))
+
+
+async def _replied(channel, msg_id: str, grace: float) -> bool:
+    """Whether a reply to ``msg_id`` arrives on ``channel`` within ``grace`` seconds."""
+    deadline = time.monotonic() + grace
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            msg = await ensure_async(channel.get_msg(timeout=left))
+        except Exception:  # noqa: BLE001 - queue.Empty: no answer in time
+            return False
+        if msg["parent_header"].get("msg_id") == msg_id:
+            return True
+    return False
