@@ -61,6 +61,10 @@ class StudentResult:
     def scores(self) -> dict[str, float]:
         return {g: r.score for g, r in self.grades.items()}
 
+    def why(self, grade_id: str) -> str:
+        """The error its test cell ended with (``ename: evalue``), or "" (passed or not run)."""
+        return next((c.get("error") or "" for c in self.cells if c.get("grade_id") == grade_id), "")
+
     @property
     def total(self) -> float:
         return sum(r.score for r in self.grades.values())

@@ -9,7 +9,7 @@
   waiting out its own timeout;
 - a kernel that does not start a cell (no IOPub message for it, not even ``busy``) within
   ``acknowledge_timeout`` seconds and does not answer a control-channel request within
-  ``unresponsive_grace`` no longer reads requests at all (a student who replaced ``json.loads``):
+  ``unresponsive_grace`` no longer reads requests at all (a student who replaced its message decoder):
   it is stopped and treated as dead then, not after the cell's whole timeout. A cell that
   started, or a kernel that still answers, is left to the cell's timeout;
 - output is capped *while it arrives* (``max_output_chars`` per cell), so a print loop cannot
@@ -94,8 +94,9 @@ class GuardedExecute(Execute):
         except CellTimeoutError as exc:  # IOPub timeout after an interrupt
             cell.outputs.append(error_output("CellTimeoutError", str(exc).splitlines()[0]))
             outcome = "timeout"
+        errors = [o for o in cell.outputs if o.get("output_type") == "error"]
         if outcome == "ok":
-            enames = [o.get("ename") for o in cell.outputs if o.get("output_type") == "error"]
+            enames = [o.get("ename") for o in errors]
             if "CellTimeoutError" in enames:
                 outcome = "timeout"
             elif "MemoryError" in enames:
@@ -104,7 +105,10 @@ class GuardedExecute(Execute):
                 outcome = "error"
         self._records.append({"index": index, "grade_id": grade_id,
                               "seconds": round(time.monotonic() - started, 3), "outcome": outcome,
-                              "truncated": index in self._truncated})
+                              "truncated": index in self._truncated,
+                              # why a cell failed, for the instructor's report (never for a verdict)
+                              "error": (f"{errors[-1].get('ename')}: {errors[-1].get('evalue')}"[:500]
+                                        if errors else None)})
         return cell, resources
 
     async def _async_handle_timeout(self, timeout, cell=None):

@@ -80,7 +80,7 @@ HOSTILE = {
                                             "while True:\n    pass"}, None,
                           {SQUARE: 2, MEAN: 0, COUNT: 0}, "kernel died", ["ignored the interrupt"]),
     # the cell that breaks the kernel's message parsing runs; the next is never started
-    "deaf_kernel": ({"mean_solution": "import json\njson.loads = lambda *a, **k: {}\n"
+    "deaf_kernel": ({"mean_solution": "get_ipython().kernel.session.unpack = lambda *a, **k: {}\n"
                                       "def mean(xs):\n    return sum(xs) / len(xs)"}, None,
                     {SQUARE: 2, MEAN: 0, COUNT: 0}, "kernel died", ["did not start the cell"]),
     "os_exit": ({"mean_solution": "import os\nos._exit(0)"}, None,
@@ -210,6 +210,12 @@ def test_report_table_lists_every_grade_and_student(graded):
     assert SQUARE in table and "reference" in table and "blank" in table and "5/6" in table
 
 
+def test_report_says_why_a_check_failed(graded):
+    """A lost point comes with the error its test cell ended with; a passed cell has none."""
+    assert graded["reference"].why(SQUARE) == ""
+    assert graded["blank"].why(SQUARE).startswith("NotImplementedError"), graded["blank"].cells
+
+
 def test_notebook_time_limit_stops_a_student(scratch, graded):
     nb = submission(scratch, mean_solution="import time\ntime.sleep(3)\nwhile True:\n    pass")
     saved = scratch.nbgrader_args
@@ -286,7 +292,8 @@ def test_real_assignment_reference_full_blank_zero_and_early_death(assignment):
     complete, blank, dies = results["zz_complete_0"], results["blank"], results["dies_early"]
     assert complete.status == "graded", report
     for grade_id in tests:
-        assert complete.grades[grade_id].score == complete.grades[grade_id].max_score, report
+        assert complete.grades[grade_id].score == complete.grades[grade_id].max_score, (
+            f"{report}\nzz_complete_0 lost {grade_id}: {complete.why(grade_id)}")
     assert blank.total == 0, report
     assert dies.status == "kernel died" and dies.flags, report
     assert sum(dies.scores[g] for g in tests) == 0, report  # died before the first test cell

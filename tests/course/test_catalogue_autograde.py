@@ -35,5 +35,6 @@ def test_mutants_lose_exactly_their_points_and_alternatives_keep_full_marks(assi
             if grade_id in case.expected_failing and res.score != 0:
                 problems.append(f"{sid} {case.name!r}: {grade_id} scored {res.score}, expected 0")
             elif grade_id not in case.expected_failing and grade_id not in case.may_fail and not full:
-                problems.append(f"{sid} {case.name!r}: lost {grade_id} ({res.score}/{res.max_score})")
+                problems.append(f"{sid} {case.name!r}: lost {grade_id} ({res.score}/{res.max_score}): "
+                                f"{r.why(grade_id)}")
     assert not problems, "\n".join(problems) + "\n\n" + format_report({k: batch.results[k] for k in cases})

@@ -10,6 +10,11 @@ from nbformat.v4 import new_code_cell, new_notebook
 from reference_solution.course.guarded_execute import GuardedExecute
 
 
+# The kernel's session decodes every request it receives; replacing its decoder (whichever packer,
+# json or orjson, jupyter_client picked) leaves a live process that understands nothing.
+DEAFEN = "get_ipython().kernel.session.unpack = lambda *a, **k: {}"
+
+
 class LosesEveryIOPubMessage(GuardedExecute):
     """As if the kernel's "busy" never reached the grader (IOPub is best effort)."""
 
@@ -31,8 +36,7 @@ def errors(cell) -> list[str]:
 
 def test_a_kernel_that_stops_reading_requests_is_stopped_before_the_cell_timeout(tmp_path):
     executor = GuardedExecute(timeout=60, acknowledge_timeout=1.0, unresponsive_grace=2.0)
-    nb, seconds = run(executor, "x = 1", "import json\njson.loads = lambda *a, **k: {}", "x + 1",
-                      tmp_path=tmp_path)
+    nb, seconds = run(executor, "x = 1", DEAFEN, "x + 1", tmp_path=tmp_path)
     assert errors(nb.cells[0]) == [] and errors(nb.cells[1]) == []
     assert any("did not start the cell within 1 s" in e for e in errors(nb.cells[2])), nb.cells[2].outputs
     assert seconds < 40, f"{seconds:.0f} s: the deaf kernel waited out the 60 s cell timeout"

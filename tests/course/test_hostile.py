@@ -44,7 +44,8 @@ def problems_of(batch) -> list[str]:
         elif sid.startswith("zz_"):
             for g, r in result.grades.items():
                 if not r.needs_manual_grade and r.score != r.max_score:
-                    problems.append(f"{sid} (complete, graded after the tricks) lost {g}: {r.score}/{r.max_score}")
+                    problems.append(f"{sid} (complete, graded after the tricks) lost {g}: "
+                                    f"{r.score}/{r.max_score}: {result.why(g)}")
     if batch.before != batch.after:
         changed = {k for b, a in zip(batch.before, batch.after) for k in set(b) | set(a) if b.get(k) != a.get(k)}
         problems.append(f"course files changed: {sorted(changed)}")
