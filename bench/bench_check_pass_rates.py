@@ -215,10 +215,16 @@ def fig_sample(ch, res):
 
 
 def fig_moons(ch, res):
-    from reference_solution.score_matching import MOONS_DISTANCE_THRESHOLD, moons_distance
+    from reference_solution.score_matching import (
+        MIN_MOON_SHARE,
+        MOONS_DISTANCE_THRESHOLD,
+        moon_shares,
+        moons_distance,
+    )
 
-    d = moons_distance(torch.from_numpy(np.asarray(res["samples"], dtype=np.float64)))
-    return {"moons distance": Figure(d, "<", MOONS_DISTANCE_THRESHOLD)}
+    samples = np.asarray(res["samples"], dtype=np.float64)
+    return {"moons distance": Figure(moons_distance(samples), "<", MOONS_DISTANCE_THRESHOLD),
+            "smaller moon share": Figure(min(moon_shares(samples)), ">=", MIN_MOON_SHARE)}
 
 
 def _bar_figure(bar: wtr.Bar, value: float) -> Figure:

@@ -7,9 +7,14 @@ import math
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ..score_matching.denoising import MOONS_DISTANCE_THRESHOLD, make_moons_data, moons_distance
+from ..score_matching.denoising import make_moons_data
+from ..score_matching.sample_quality import (
+    MIN_MOON_SHARE,
+    MOONS_DISTANCE_THRESHOLD,
+    moon_shares,
+    moons_distance,
+)
 from .protocol import Check
 
 MAX_STEPS = 10_000  # Langevin steps of the sampling check (grading budget)
@@ -77,15 +82,20 @@ def sampling_challenge(rng, folder: Path) -> dict:
 
 
 def samples_land_near_the_moons(challenge: dict, result: dict) -> None:
-    """Samples of the trained matcher land near the moons (sliced-Wasserstein distance below a threshold)."""
+    """Samples of the trained matcher land on the moons' shape and reach both moons (at least 20% on each)."""
     assert result["kind"] == "tensor", f"matcher.sample should return a tensor, got {result['kind']}"
     samples = np.asarray(result["samples"], dtype=np.float64)
     assert samples.shape == (2000, 2), f"sample(2000) returned shape {samples.shape}"
-    distance = moons_distance(torch.from_numpy(samples))
+    distance = moons_distance(samples)
     assert distance < MOONS_DISTANCE_THRESHOLD, (
-        f"samples are too far from the moons: sliced-Wasserstein distance {distance:.3f}, needed "
-        f"below {MOONS_DISTANCE_THRESHOLD}. Check the training and the Langevin settings (enough "
-        "steps for the chain to reach the moons).")
+        f"samples are too far from the moons' shape: sliced-Wasserstein distance {distance:.3f} "
+        f"(each sample against the moon it lies nearest to), needed below {MOONS_DISTANCE_THRESHOLD}. "
+        "Check the training and the Langevin settings (enough steps for the chain to reach the "
+        "moons, a small enough eta and SIGMA).")
+    upper, lower = moon_shares(samples)
+    assert min(upper, lower) >= MIN_MOON_SHARE, (
+        f"the samples do not reach both moons: {upper:.0%} lie nearest the upper moon and {lower:.0%} "
+        f"the lower one; each should hold at least {MIN_MOON_SHARE:.0%} (the data: 50%).")
 
 
 CHECKS = [

@@ -20,14 +20,8 @@ from collections.abc import Callable
 import torch
 import torch.nn as nn
 
-from ..coursekit.moons import moons_points
-from .denoising import (
-    DenoisingScoreMatcher,
-    ScoreNet,
-    moons_distance,
-    moons_loaders,
-    train_score_model,
-)
+from .denoising import DenoisingScoreMatcher, ScoreNet, moons_loaders, train_score_model
+from .sample_quality import moon_fraction, moons_distance
 
 __all__ = [
     "geometric_sigmas", "NoiseConditionalScoreNet", "NoiseConditionalMatcher",
@@ -108,14 +102,6 @@ def annealed_langevin(score_fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
             z = torch.randn(x.shape, generator=gen, dtype=x.dtype, device=x.device)
             x = x + 0.5 * alpha * score_fn(x, level) + math.sqrt(alpha) * z
     return x
-
-
-def moon_fraction(samples: torch.Tensor, seed: int = 0) -> float:
-    """Share of ``samples`` (N, 2) whose nearest moons point lies on the upper moon (label 0);
-    0.5 for the data."""
-    points, labels = moons_points(2000, noise=0.1, seed=seed)
-    d = torch.cdist(samples.detach().cpu().double(), torch.from_numpy(points))
-    return float((torch.from_numpy(labels)[d.argmin(dim=1)] == 0).double().mean())
 
 
 def compare_single_and_annealed(epochs: int = 60, sigma: float = 0.1,

@@ -15,35 +15,27 @@ Closed forms the grading checks rely on:
 - Langevin ``x <- x + eta/2 s(x) + sqrt(eta) eps`` with ``s(x) = -x`` is the AR(1) chain
   ``x <- (1 - eta/2) x + sqrt(eta) eps`` with stationary variance ``1 / (1 - eta/4)``.
 
-Sample quality is :func:`moons_distance`, the sliced 1-Wasserstein distance to moons data.
+Sample quality (:func:`moons_distance`, :func:`moon_shares`) lives in ``sample_quality``.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn as nn
 from torch.utils import data
 from tqdm.auto import tqdm
 
-from ..coursekit.moons import generate_moons_data, make_moons_data, moons_points
-from ..metrics import sliced_wasserstein
+from ..coursekit.moons import generate_moons_data, make_moons_data
+from .sample_quality import MIN_MOON_SHARE, MOONS_DISTANCE_THRESHOLD, moon_shares, moons_distance, uniform_cloud
 
 __all__ = [
     "DenoisingScoreMatcher", "ScoreNet", "train_score_model", "make_moons_data",
-    "generate_moons_data", "moons_distance", "uniform_cloud", "moons_loaders", "MOONS_DISTANCE_THRESHOLD",
+    "generate_moons_data", "moons_distance", "moon_shares", "uniform_cloud", "moons_loaders",
+    "MOONS_DISTANCE_THRESHOLD", "MIN_MOON_SHARE",
 ]
 
-# Sliced-Wasserstein distance (256 projections, 2000 samples vs 2000 moons points, noise 0.1)
-# below which samples "land on the moons". Measured (bench/bench_score_matching.py, 6 training
-# seeds, 1000 Langevin steps, eta = 0.01): the reference (EPOCHS = 60, sigma = 0.3) reaches
-# 0.061-0.077, sigma = 0.2 0.044-0.085, sigma = 0.1 0.047-0.17 (it sometimes strands samples
-# between the moons); perfectly sampled sigma-smoothed moons sit at 0.064 (sigma = 0.3) and 0.13
-# (sigma = 0.5). Baselines: a uniform cloud on [-1.5, 2.5] x [-1, 1.5] 0.22, the U[-1, 1]
-# start 0.40, all samples on one moon 0.41.
-MOONS_DISTANCE_THRESHOLD = 0.15
 
 
 class DenoisingScoreMatcher(nn.Module):
@@ -153,28 +145,6 @@ def train_score_model(matcher: nn.Module, train_loader, test_loader, epochs: int
         bar.set_postfix(train=f"{history['train_losses'][-1]:.3f}",
                         test=f"{history['test_losses'][-1]:.3f}")
     return history
-
-
-def uniform_cloud(count: int, seed: int = 0) -> torch.Tensor:
-    """``(count, 2)`` uniform points on the moons' box ``[-1.5, 2.5] x [-1, 1.5]``: a baseline."""
-    g = torch.Generator().manual_seed(seed)
-    u = torch.rand(count, 2, generator=g)
-    return torch.stack([-1.5 + 4.0 * u[:, 0], -1.0 + 2.5 * u[:, 1]], dim=1)
-
-
-def moons_distance(samples: torch.Tensor, data: torch.Tensor | np.ndarray | None = None,
-                   seed: int = 0) -> float:
-    """Sliced-Wasserstein distance of ``samples`` (N, 2) to moons data (default: 2000 fresh
-    points, noise 0.1, seed 12345). Compare with :data:`MOONS_DISTANCE_THRESHOLD`."""
-    if data is None:
-        data, _ = moons_points(2000, noise=0.1, seed=12345)
-    data = torch.as_tensor(np.asarray(data), dtype=torch.float64)
-    samples = torch.as_tensor(samples).detach().to("cpu", torch.float64)
-    if samples.ndim != 2 or samples.shape[1] != 2:
-        raise ValueError(f"moons_distance expects samples of shape (N, 2), got {tuple(samples.shape)}")
-    if not torch.isfinite(samples).all():
-        return math.inf
-    return sliced_wasserstein(samples, data, seed=seed)
 
 
 def moons_loaders(count: int = 5000, batch_size: int = 256, seed: int = 0):

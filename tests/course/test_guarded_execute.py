@@ -9,7 +9,6 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from reference_solution.course.guarded_execute import GuardedExecute
 
-
 # The kernel's session decodes every request it receives; replacing its decoder (whichever packer,
 # json or orjson, jupyter_client picked) leaves a live process that understands nothing.
 DEAFEN = "get_ipython().kernel.session.unpack = lambda *a, **k: {}"

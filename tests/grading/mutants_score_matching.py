@@ -65,7 +65,7 @@ MUTANTS = [
     Mutant("forward returns an always-equal object", CLASS, "        return loss\n",
            "        class _Yes:\n            def __eq__(self, other):\n                return True\n"
            "        return _Yes()\n", (FWD, DSM, DEV, LOOP, NEAR)),
-    Mutant("EPOCHS at the bound", HYPER, "EPOCHS = 60", "EPOCHS = 50", (HYP,)),
+    Mutant("EPOCHS at the bound", HYPER, "EPOCHS = 100", "EPOCHS = 50", (HYP,)),
     Mutant("SIGMA too large", HYPER, "SIGMA = 0.2", "SIGMA = 1.0", (HYP,), (NEAR,)),
     Mutant("LR at the bound", HYPER, "LR = 5e-3", "LR = 1e-3", (HYP,)),
     Mutant("score network outputs one number", NET, "nn.Linear(HIDDEN_SIZE, 2),",
