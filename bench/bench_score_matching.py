@@ -19,20 +19,20 @@ import numpy as np
 import torch
 
 from reference_solution.coursekit.moons import moons_points
-from reference_solution.score_matching import (
+from reference_solution.score_matching import DenoisingScoreMatcher, ScoreNet, moons_loaders, train_score_model
+from reference_solution.score_matching.sample_quality import (
+    MAX_LOST_SHARE,
     MIN_MOON_SHARE,
     MOONS_DISTANCE_THRESHOLD,
-    DenoisingScoreMatcher,
-    ScoreNet,
+    lost_samples,
     moon_shares,
     moons_distance,
-    moons_loaders,
-    train_score_model,
     uniform_cloud,
 )
 
 
-def one_seed(seed: int, epochs: int, sigma: float, num_steps: int, eta: float) -> dict:
+def one_seed(seed: int, epochs: int, sigma: float, num_steps: int, eta: float,
+             gaussian_start: bool = False) -> dict:
     torch.manual_seed(seed)
     train_loader, test_loader = moons_loaders(5000, 256, seed=seed)
     matcher = DenoisingScoreMatcher(ScoreNet(2, 128), (2,), sigma)
@@ -42,9 +42,17 @@ def one_seed(seed: int, epochs: int, sigma: float, num_steps: int, eta: float) -
     train_score_model(matcher, train_loader, test_loader, epochs, opt, sched, progress=False)
     t_train = time.perf_counter() - t
     t = time.perf_counter()
-    samples = matcher.sample(2000, num_steps, eta, generator=torch.Generator().manual_seed(10_000 + seed))
+    g = torch.Generator().manual_seed(10_000 + seed)
+    if gaussian_start:  # a right alternative to U[-1, 1]: some chains start far out
+        with torch.no_grad():
+            samples = matcher.langevin_dynamics(torch.randn(2000, 2, generator=g), num_steps, eta, generator=g)
+    else:
+        samples = matcher.sample(2000, num_steps, eta, generator=g)
+    lost = lost_samples(samples)
+    kept = samples[~lost]
     return {"seed": seed, "train_s": t_train, "sample_s": time.perf_counter() - t,
-            "distance": moons_distance(samples), "share": min(moon_shares(samples))}
+            "lost": float(lost.double().mean()), "distance": moons_distance(kept),
+            "share": min(moon_shares(kept))}
 
 
 def baselines() -> dict[str, np.ndarray]:
@@ -66,24 +74,30 @@ def main(argv=None) -> None:
     ap.add_argument("--sigma", type=float, default=0.2)
     ap.add_argument("--num-steps", type=int, default=1000)
     ap.add_argument("--eta", type=float, default=0.01)
+    ap.add_argument("--gaussian-start", action="store_true", help="start the chains from N(0, I)")
     args = ap.parse_args(argv)
     # A 3x128 MLP is faster on one thread; two threads fight over 2 busy cores.
     torch.set_num_threads(1)
     rows = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        r = one_seed(seed, args.epochs, args.sigma, args.num_steps, args.eta)
+        r = one_seed(seed, args.epochs, args.sigma, args.num_steps, args.eta, args.gaussian_start)
         rows.append(r)
         print(f"seed {seed}: train {r['train_s']:.1f} s, sample {r['sample_s']:.1f} s, "
-              f"distance {r['distance']:.3f}, smaller moon share {r['share']:.3f}", flush=True)
+              f"lost {r['lost']:.2%}, distance {r['distance']:.3f}, smaller moon share {r['share']:.3f}",
+              flush=True)
     d, s = np.array([r["distance"] for r in rows]), np.array([r["share"] for r in rows])
-    print(f"\n{len(rows)} seeds, epochs={args.epochs} sigma={args.sigma} steps={args.num_steps} eta={args.eta}")
+    print(f"\n{len(rows)} seeds, epochs={args.epochs} sigma={args.sigma} steps={args.num_steps} eta={args.eta}"
+          + (", Gaussian start" if args.gaussian_start else ""))
     print(f"distance: mean {d.mean():.3f} sd {d.std():.3f} max {d.max():.3f} "
           f"(bar < {MOONS_DISTANCE_THRESHOLD}, {(d >= MOONS_DISTANCE_THRESHOLD).sum()} past it)")
+    lost = np.array([r["lost"] for r in rows])
+    print(f"lost share: mean {lost.mean():.2%} max {lost.max():.2%} (bar <= {MAX_LOST_SHARE:.0%})")
     print(f"smaller moon share: mean {s.mean():.3f} min {s.min():.3f} "
           f"(bar >= {MIN_MOON_SHARE}, {(s < MIN_MOON_SHARE).sum()} past it)")
     print("baselines:")
     for name, x in baselines().items():
-        print(f"  {name}: distance {moons_distance(x):.3f}, smaller moon share {min(moon_shares(x)):.3f}")
+        print(f"  {name}: lost {float(lost_samples(x).double().mean()):.1%}, distance "
+              f"{moons_distance(x):.3f}, smaller moon share {min(moon_shares(x)):.3f}")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,11 @@ import numpy as np
 
 from ..score_matching.denoising import make_moons_data
 from ..score_matching.sample_quality import (
+    LOST_DISTANCE,
+    MAX_LOST_SHARE,
     MIN_MOON_SHARE,
     MOONS_DISTANCE_THRESHOLD,
+    lost_samples,
     moon_shares,
     moons_distance,
 )
@@ -86,6 +89,11 @@ def samples_land_near_the_moons(challenge: dict, result: dict) -> None:
     assert result["kind"] == "tensor", f"matcher.sample should return a tensor, got {result['kind']}"
     samples = np.asarray(result["samples"], dtype=np.float64)
     assert samples.shape == (2000, 2), f"sample(2000) returned shape {samples.shape}"
+    lost = lost_samples(samples).numpy()
+    assert lost.mean() <= MAX_LOST_SHARE, (
+        f"{lost.mean():.1%} of the samples ended farther than {LOST_DISTANCE} from the moons (or not "
+        f"finite); at most {MAX_LOST_SHARE:.0%} may. Check the Langevin update and the training.")
+    samples = samples[~lost]
     distance = moons_distance(samples)
     assert distance < MOONS_DISTANCE_THRESHOLD, (
         f"samples are too far from the moons' shape: sliced-Wasserstein distance {distance:.3f} "

@@ -10,8 +10,10 @@ import torch
 
 from reference_solution.coursekit.moons import moons_points
 from reference_solution.score_matching.sample_quality import (
+    LOST_DISTANCE,
     MIN_MOON_SHARE,
     MOONS_DISTANCE_THRESHOLD,
+    lost_samples,
     moon_fraction,
     moon_shares,
     moons_distance,
@@ -59,6 +61,15 @@ def test_clouds_that_are_not_the_moons_are_far(name):
          "Gaussian blob over the moons": lambda: g.normal([0.5, 0.25], 0.5, (2000, 2)),
          "moons blurred by sigma = 0.7": lambda: moons(2000, blur=0.7)}[name]()
     assert moons_distance(x) > 1.2 * MOONS_DISTANCE_THRESHOLD
+
+
+def test_runaway_and_non_finite_samples_are_lost_and_nothing_else():
+    x = moons(2000, blur=0.2)
+    assert not lost_samples(x).any()  # sigma-smoothed samples stay within reach
+    x[:3] = [[1e8, -1e8], [np.inf, 0.0], [np.nan, np.nan]]
+    x[3] = [0.5, 0.25 + 10 * LOST_DISTANCE]
+    lost = lost_samples(x).numpy()
+    assert lost[:4].all() and lost.sum() == 4
 
 
 def test_bad_input():
