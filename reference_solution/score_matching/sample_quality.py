@@ -93,9 +93,9 @@ def moons_distance(samples, seed: int = 0) -> float:
     """Sliced-Wasserstein distance of ``samples`` (N, 2) to the moons' shape: each sample is
     compared with the moon it lies nearest to, and the two distances are weighted by the samples'
     shares, so a lopsided but well-shaped split costs nothing here (see :func:`moon_shares`).
-    ``inf`` for non-finite samples. Compare with :data:`MOONS_DISTANCE_THRESHOLD`."""
+    ``inf`` for non-finite samples or none. Compare with :data:`MOONS_DISTANCE_THRESHOLD`."""
     x = _as_points(samples)
-    if not torch.isfinite(x).all():
+    if len(x) == 0 or not torch.isfinite(x).all():
         return math.inf
     points, labels = _reference()
     nearest = _nearest_moon(x, points, labels)

@@ -74,6 +74,7 @@ def test_runaway_and_non_finite_samples_are_lost_and_nothing_else():
 
 def test_bad_input():
     assert math.isinf(moons_distance(torch.full((10, 2), float("nan"))))
+    assert math.isinf(moons_distance(np.zeros((0, 2))))  # nothing left to judge
     assert all(math.isnan(s) for s in moon_shares(np.full((10, 2), np.inf)))
     with pytest.raises(ValueError, match=r"shape \(N, 2\)"):
         moons_distance(torch.zeros(10, 3))
