@@ -29,7 +29,10 @@ REPO = Path(__file__).resolve().parents[1]
 GRADE_ONE = r"""
 import json, sys, time
 from pathlib import Path
-from reference_solution.course.autograde import ScratchCourse, example_submissions
+try:
+    from reference_solution.course.autograde import ScratchCourse, example_submissions
+except ImportError:  # a revision from before issue 11's layout (flat modules)
+    from reference_solution.autograde import ScratchCourse, example_submissions
 root, assignment, which = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 with ScratchCourse(root, assignment) as scratch:
     submission = example_submissions(root, assignment, scratch.release_dir)[which]
