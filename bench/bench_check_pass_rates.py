@@ -215,21 +215,12 @@ def fig_sample(ch, res):
 
 
 def fig_moons(ch, res):
-    from reference_solution.score_matching.sample_quality import (
-        MAX_LOST_SHARE,
-        MIN_MOON_SHARE,
-        MOONS_DISTANCE_THRESHOLD,
-        lost_samples,
-        moon_shares,
-        moons_distance,
-    )
+    from reference_solution.score_matching import sample_quality as sq
 
-    samples = np.asarray(res["samples"], dtype=np.float64)
-    lost = lost_samples(samples).numpy()
-    kept = samples[~lost]
-    return {"lost share": Figure(float(lost.mean()), "<=", MAX_LOST_SHARE),
-            "moons distance": Figure(moons_distance(kept), "<", MOONS_DISTANCE_THRESHOLD),
-            "smaller moon share": Figure(min(moon_shares(kept)), ">=", MIN_MOON_SHARE)}
+    q = sq.sample_quality(np.asarray(res["samples"], dtype=np.float64))
+    return {"lost share": Figure(q.lost_share, "<=", sq.MAX_LOST_SHARE),
+            "moons distance": Figure(q.distance, "<", sq.MOONS_DISTANCE_THRESHOLD),
+            "smaller moon share": Figure(q.smaller_share, ">=", sq.MIN_MOON_SHARE)}
 
 
 def _bar_figure(bar: wtr.Bar, value: float) -> Figure:

@@ -20,15 +20,7 @@ import torch
 
 from reference_solution.coursekit.moons import moons_points
 from reference_solution.score_matching import DenoisingScoreMatcher, ScoreNet, moons_loaders, train_score_model
-from reference_solution.score_matching.sample_quality import (
-    MAX_LOST_SHARE,
-    MIN_MOON_SHARE,
-    MOONS_DISTANCE_THRESHOLD,
-    lost_samples,
-    moon_shares,
-    moons_distance,
-    uniform_cloud,
-)
+from reference_solution.score_matching import sample_quality as sq
 
 
 def one_seed(seed: int, epochs: int, sigma: float, num_steps: int, eta: float,
@@ -48,11 +40,8 @@ def one_seed(seed: int, epochs: int, sigma: float, num_steps: int, eta: float,
             samples = matcher.langevin_dynamics(torch.randn(2000, 2, generator=g), num_steps, eta, generator=g)
     else:
         samples = matcher.sample(2000, num_steps, eta, generator=g)
-    lost = lost_samples(samples)
-    kept = samples[~lost]
-    return {"seed": seed, "train_s": t_train, "sample_s": time.perf_counter() - t,
-            "lost": float(lost.double().mean()), "distance": moons_distance(kept),
-            "share": min(moon_shares(kept))}
+    t_sample = time.perf_counter() - t
+    return {"seed": seed, "train_s": t_train, "sample_s": t_sample, "quality": sq.sample_quality(samples)}
 
 
 def baselines() -> dict[str, np.ndarray]:
@@ -62,7 +51,7 @@ def baselines() -> dict[str, np.ndarray]:
             "fresh moons + N(0, 0.2^2) (what sigma = 0.2 samples)": points[:2000] + 0.2 * g.standard_normal((2000, 2)),
             "one moon only": points[labels == 0][:2000],
             "uniform box hugging the data [-1, 2] x [-0.5, 1]": g.uniform([-1, -0.5], [2, 1], (2000, 2)),
-            "uniform cloud [-1.5, 2.5] x [-1, 1.5]": uniform_cloud(2000).numpy(),
+            "uniform cloud [-1.5, 2.5] x [-1, 1.5]": sq.uniform_cloud(2000).numpy(),
             "U[-1, 1] start": g.uniform(-1, 1, (2000, 2))}
 
 
@@ -82,23 +71,24 @@ def main(argv=None) -> None:
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         r = one_seed(seed, args.epochs, args.sigma, args.num_steps, args.eta, args.gaussian_start)
         rows.append(r)
-        print(f"seed {seed}: train {r['train_s']:.1f} s, sample {r['sample_s']:.1f} s, "
-              f"lost {r['lost']:.2%}, distance {r['distance']:.3f}, smaller moon share {r['share']:.3f}",
+        print(f"seed {seed}: train {r['train_s']:.1f} s, sample {r['sample_s']:.1f} s, {_describe(r['quality'])}",
               flush=True)
-    d, s = np.array([r["distance"] for r in rows]), np.array([r["share"] for r in rows])
+    lost, d, s = (np.array([getattr(r["quality"], k) for r in rows])
+                  for k in ("lost_share", "distance", "smaller_share"))
     print(f"\n{len(rows)} seeds, epochs={args.epochs} sigma={args.sigma} steps={args.num_steps} eta={args.eta}"
           + (", Gaussian start" if args.gaussian_start else ""))
+    print(f"lost share: mean {lost.mean():.2%} max {lost.max():.2%} (bar <= {sq.MAX_LOST_SHARE:.0%})")
     print(f"distance: mean {d.mean():.3f} sd {d.std():.3f} max {d.max():.3f} "
-          f"(bar < {MOONS_DISTANCE_THRESHOLD}, {(d >= MOONS_DISTANCE_THRESHOLD).sum()} past it)")
-    lost = np.array([r["lost"] for r in rows])
-    print(f"lost share: mean {lost.mean():.2%} max {lost.max():.2%} (bar <= {MAX_LOST_SHARE:.0%})")
+          f"(bar < {sq.MOONS_DISTANCE_THRESHOLD}, {(d >= sq.MOONS_DISTANCE_THRESHOLD).sum()} past it)")
     print(f"smaller moon share: mean {s.mean():.3f} min {s.min():.3f} "
-          f"(bar >= {MIN_MOON_SHARE}, {(s < MIN_MOON_SHARE).sum()} past it)")
+          f"(bar >= {sq.MIN_MOON_SHARE}, {(s < sq.MIN_MOON_SHARE).sum()} past it)")
     print("baselines:")
     for name, x in baselines().items():
-        print(f"  {name}: lost {float(lost_samples(x).double().mean()):.1%}, distance "
-              f"{moons_distance(x):.3f}, smaller moon share {min(moon_shares(x)):.3f}")
+        print(f"  {name}: {_describe(sq.sample_quality(x))}")
 
+
+def _describe(q: sq.SampleQuality) -> str:
+    return f"lost {q.lost_share:.2%}, distance {q.distance:.3f}, smaller moon share {q.smaller_share:.3f}"
 
 if __name__ == "__main__":
     main()

@@ -14,9 +14,7 @@ from ..score_matching.sample_quality import (
     MAX_LOST_SHARE,
     MIN_MOON_SHARE,
     MOONS_DISTANCE_THRESHOLD,
-    lost_samples,
-    moon_shares,
-    moons_distance,
+    sample_quality,
 )
 from .protocol import Check
 
@@ -89,21 +87,18 @@ def samples_land_near_the_moons(challenge: dict, result: dict) -> None:
     assert result["kind"] == "tensor", f"matcher.sample should return a tensor, got {result['kind']}"
     samples = np.asarray(result["samples"], dtype=np.float64)
     assert samples.shape == (2000, 2), f"sample(2000) returned shape {samples.shape}"
-    lost = lost_samples(samples).numpy()
-    assert lost.mean() <= MAX_LOST_SHARE, (
-        f"{lost.mean():.1%} of the samples ended farther than {LOST_DISTANCE} from the moons (or not "
+    q = sample_quality(samples)
+    assert q.lost_share <= MAX_LOST_SHARE, (
+        f"{q.lost_share:.1%} of the samples ended farther than {LOST_DISTANCE} from the moons (or not "
         f"finite); at most {MAX_LOST_SHARE:.0%} may. Check the Langevin update and the training.")
-    samples = samples[~lost]
-    distance = moons_distance(samples)
-    assert distance < MOONS_DISTANCE_THRESHOLD, (
-        f"samples are too far from the moons' shape: sliced-Wasserstein distance {distance:.3f} "
+    assert q.distance < MOONS_DISTANCE_THRESHOLD, (
+        f"samples are too far from the moons' shape: sliced-Wasserstein distance {q.distance:.3f} "
         f"(each sample against the moon it lies nearest to), needed below {MOONS_DISTANCE_THRESHOLD}. "
         "Check the training and the Langevin settings (enough steps for the chain to reach the "
         "moons, a small enough eta and SIGMA).")
-    upper, lower = moon_shares(samples)
-    assert min(upper, lower) >= MIN_MOON_SHARE, (
-        f"the samples do not reach both moons: {upper:.0%} lie nearest the upper moon and {lower:.0%} "
-        f"the lower one; each should hold at least {MIN_MOON_SHARE:.0%} (the data: 50%).")
+    assert q.smaller_share >= MIN_MOON_SHARE, (
+        f"the samples do not reach both moons: only {q.smaller_share:.0%} lie nearest one of them; "
+        f"each should hold at least {MIN_MOON_SHARE:.0%} (the data: 50%).")
 
 
 CHECKS = [

@@ -15,7 +15,8 @@ Closed forms the grading checks rely on:
 - Langevin ``x <- x + eta/2 s(x) + sqrt(eta) eps`` with ``s(x) = -x`` is the AR(1) chain
   ``x <- (1 - eta/2) x + sqrt(eta) eps`` with stationary variance ``1 / (1 - eta/4)``.
 
-Sample quality (:func:`moons_distance`, :func:`moon_shares`) lives in ``sample_quality``.
+Sample quality (:func:`~.sample_quality.moons_distance`, :func:`~.sample_quality.moon_shares`) lives
+in ``sample_quality``.
 """
 
 from __future__ import annotations
@@ -28,15 +29,11 @@ from torch.utils import data
 from tqdm.auto import tqdm
 
 from ..coursekit.moons import generate_moons_data, make_moons_data
-from .sample_quality import MIN_MOON_SHARE, MOONS_DISTANCE_THRESHOLD, moon_shares, moons_distance, uniform_cloud
 
 __all__ = [
     "DenoisingScoreMatcher", "ScoreNet", "train_score_model", "make_moons_data",
-    "generate_moons_data", "moons_distance", "moon_shares", "uniform_cloud", "moons_loaders",
-    "MOONS_DISTANCE_THRESHOLD", "MIN_MOON_SHARE",
+    "generate_moons_data", "moons_loaders",
 ]
-
-
 
 class DenoisingScoreMatcher(nn.Module):
     """Denoising score matching at one noise level ``sigma`` with Langevin sampling.

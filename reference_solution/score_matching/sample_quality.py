@@ -13,6 +13,8 @@ compared with that moon alone (:func:`moons_distance`), and the split is a separ
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -20,7 +22,8 @@ import torch
 from ..coursekit.moons import moons_points
 from ..metrics import sliced_wasserstein
 
-__all__ = ["moons_distance", "moon_shares", "moon_fraction", "lost_samples", "uniform_cloud",
+__all__ = ["SampleQuality", "sample_quality", "moons_distance", "moon_shares", "moon_fraction",
+           "lost_samples", "uniform_cloud",
            "MOONS_DISTANCE_THRESHOLD", "MIN_MOON_SHARE", "LOST_DISTANCE", "MAX_LOST_SHARE"]
 
 # Per-moon sliced-Wasserstein distance (256 projections, each moon's samples vs 2000 points of that
@@ -45,7 +48,9 @@ MAX_LOST_SHARE = 0.01
 _REFERENCE_SEED = 12345  # the reference moons points every distance is measured against
 
 
+@lru_cache(maxsize=1)
 def _reference() -> tuple[torch.Tensor, torch.Tensor]:
+    """The reference moons (4000, 2) and their labels (0 upper, 1 lower), built once."""
     points, labels = moons_points(4000, noise=0.1, seed=_REFERENCE_SEED)  # 2000 per moon
     return torch.from_numpy(points).double(), torch.from_numpy(labels)
 
@@ -58,30 +63,47 @@ def _as_points(samples) -> torch.Tensor:
     return x
 
 
-def _nearest_moon(x: torch.Tensor, points: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Label (0 upper, 1 lower) of each sample's nearest reference point, in chunks."""
-    return torch.cat([labels[torch.cdist(chunk, points).argmin(dim=1)] for chunk in x.split(1024)])
+def _nearest(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distance (N,) to each finite sample's nearest reference point and that point's moon (N,)."""
+    points, labels = _reference()
+    gap, index = torch.zeros(len(x), dtype=x.dtype), torch.zeros(len(x), dtype=torch.long)
+    for rows in torch.arange(len(x)).split(1024):
+        gap[rows], index[rows] = torch.cdist(x[rows], points).min(dim=1)
+    return gap, labels[index]
+
+
+def _shares(moon: torch.Tensor) -> tuple[float, float]:
+    upper = float((moon == 0).double().mean()) if len(moon) else math.nan
+    return (upper, 1.0 - upper)
+
+
+def _per_moon_distance(x: torch.Tensor, moon: torch.Tensor, seed: int) -> float:
+    if len(x) == 0:
+        return math.inf  # nothing to judge
+    points, labels = _reference()
+    total = 0.0
+    for m in (0, 1):
+        mine = x[moon == m]
+        if len(mine) > 1:  # a lone sample carries no weight worth a distance
+            total += len(mine) / len(x) * sliced_wasserstein(mine, points[labels == m], seed=seed)
+    return total
 
 
 def lost_samples(samples) -> torch.Tensor:
     """Mask (N,) of samples farther than :data:`LOST_DISTANCE` from every moons point, or not finite."""
     x = _as_points(samples)
     finite = torch.isfinite(x).all(dim=1)
-    points, _ = _reference()
-    safe = torch.where(finite[:, None], x, torch.zeros_like(x))
-    gaps = [torch.cdist(chunk, points).min(dim=1).values for chunk in safe.split(1024)]
-    gap = torch.cat(gaps) if gaps else torch.zeros(0, dtype=x.dtype)  # (N,) to the nearest point
+    gap, _ = _nearest(torch.where(finite[:, None], x, torch.zeros_like(x)))
     return ~finite | (gap > LOST_DISTANCE)
 
 
 def moon_shares(samples) -> tuple[float, float]:
-    """Shares of ``samples`` (N, 2) nearest the upper and the lower moon (the data: 0.5, 0.5)."""
+    """Shares of ``samples`` (N, 2) nearest the upper and the lower moon (the data: 0.5, 0.5);
+    NaN if any sample is not finite."""
     x = _as_points(samples)
     if not torch.isfinite(x).all():
         return (math.nan, math.nan)
-    points, labels = _reference()
-    upper = float((_nearest_moon(x, points, labels) == 0).double().mean())
-    return (upper, 1.0 - upper)
+    return _shares(_nearest(x)[1])
 
 
 def moon_fraction(samples) -> float:
@@ -95,16 +117,30 @@ def moons_distance(samples, seed: int = 0) -> float:
     shares, so a lopsided but well-shaped split costs nothing here (see :func:`moon_shares`).
     ``inf`` for non-finite samples or none. Compare with :data:`MOONS_DISTANCE_THRESHOLD`."""
     x = _as_points(samples)
-    if len(x) == 0 or not torch.isfinite(x).all():
+    if not torch.isfinite(x).all():
         return math.inf
-    points, labels = _reference()
-    nearest = _nearest_moon(x, points, labels)
-    total = 0.0
-    for moon in (0, 1):
-        mine = x[nearest == moon]
-        if len(mine) > 1:  # a lone sample carries no weight worth a distance
-            total += len(mine) / len(x) * sliced_wasserstein(mine, points[labels == moon], seed=seed)
-    return total
+    return _per_moon_distance(x, _nearest(x)[1], seed)
+
+
+@dataclass(frozen=True)
+class SampleQuality:
+    """The three figures the sampling check compares with its bars."""
+
+    lost_share: float  # share of samples lost (see lost_samples); bar: <= MAX_LOST_SHARE
+    distance: float  # moons_distance of the samples that are not lost; bar: < MOONS_DISTANCE_THRESHOLD
+    smaller_share: float  # smaller moon's share of the samples not lost; bar: >= MIN_MOON_SHARE
+
+
+def sample_quality(samples) -> SampleQuality:
+    """Judge ``samples`` (N, 2) as the grading check does: drop the lost ones, then measure the
+    shape per moon and the moons' shares on the rest (one nearest-point search for all three)."""
+    x = _as_points(samples)
+    finite = torch.isfinite(x).all(dim=1)
+    gap, moon = _nearest(torch.where(finite[:, None], x, torch.zeros_like(x)))
+    kept = finite & (gap <= LOST_DISTANCE)
+    lost_share = float((~kept).double().mean()) if len(x) else 0.0
+    return SampleQuality(lost_share, _per_moon_distance(x[kept], moon[kept], seed=0),
+                         min(_shares(moon[kept])))
 
 
 def uniform_cloud(count: int, seed: int = 0) -> torch.Tensor:
