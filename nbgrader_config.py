@@ -49,6 +49,7 @@ c.OverwriteCells.add_missing_cells = False
 sys.path.insert(0, str(HERE))
 try:
     from reference_solution.course.executor import GradingExecute
+    from reference_solution.course.intake import IntakeExporter
     from reference_solution.course.release import IGNORED_PATTERNS
 except ImportError as exc:  # pragma: no cover - a course copy without the instructor package
     raise RuntimeError(f"nbgrader_config.py: the instructor package is needed to grade ({exc})") from exc
@@ -85,6 +86,11 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
+# A submitted notebook nbgrader would choke on (a duplicate grade id or an edited schema version
+# aborts nbgrader's whole run; a file it cannot parse fails with a traceback) is set aside before
+# nbgrader reads it: 0 points, the reasons in the log and in its autograded notebook, the submitted
+# file unchanged, and the rest of the class graded (reference_solution/course/intake.py).
+c.Autograde.exporter_class = IntakeExporter
 c.Autograde.autograde_preprocessors = [
     GradingExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
     AssignLatePenalties, CheckCellMetadata,

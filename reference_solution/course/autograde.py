@@ -27,13 +27,15 @@ import nbformat
 
 from . import release as course
 from .guarded_execute import REPORT_DIR_ENV
+from .intake import rejections
 from .submissions import apply_mutation, example_submissions, fill_release_with_solutions  # noqa: F401  (re-exported)
 from .tamper_scan import imported_names, scan_code
 
 __all__ = ["ScratchCourse", "StudentResult", "GradeResult", "format_report", "demo",
            "fill_release_with_solutions", "apply_mutation", "example_submissions"]
 
-STATUSES = ("graded", "flagged", "timed out", "kernel died", "crashed")  # worst last
+# worst last; "rejected": a notebook set aside before grading (intake.py), 0 points and the reason
+STATUSES = ("graded", "flagged", "timed out", "kernel died", "rejected", "crashed")
 BATCH_TIME_LIMIT = 4 * 3600.0  # seconds for one nbgrader process (the executor bounds each notebook)
 
 
@@ -175,11 +177,10 @@ class ScratchCourse:
                 result.messages.append(f"{name}: test cell {grade_id} was edited: nbgrader "
                                        "restores the original before running it")
         code = [c for c in nb.cells if c.cell_type == "code"
-                and not (c.metadata.get("nbgrader", {}).get("grade")
-                         and not c.metadata.get("nbgrader", {}).get("solution"))]
+                and not (_meta(c).get("grade") and not _meta(c).get("solution"))]
         imported = set().union(*(imported_names(c.source) for c in code)) if code else set()
         for cell in code:
-            label = cell.metadata.get("nbgrader", {}).get("grade_id") or cell.get("id") or "?"
+            label = _meta(cell).get("grade_id") or cell.get("id") or "?"
             result.flags += [f"{name}: cell {label}: {r}" for r in scan_code(cell.source, imported)]
 
     def _autograde(self, folder: Path, share: list[str], results: dict) -> None:
@@ -198,10 +199,15 @@ class ScratchCourse:
         proc = subprocess.run(args, cwd=folder, env=env, capture_output=True, text=True,
                               timeout=BATCH_TIME_LIMIT)
         log = proc.stdout + proc.stderr
+        set_aside = rejections(log)
         for sid in share:
             result = results[sid]
             result.log = log[-8000:]
             self._read_cells(records / sid, result)
+            for (student, notebook), why in set_aside.items():
+                if student == sid:
+                    result.status = _worst(result.status, "rejected")
+                    result.messages.append(f"{notebook}.ipynb was set aside, not graded (0 points): {why}")
             if f"for student '{sid}'" in log or f"assignment: {folder}/submitted/{sid}/" in log:
                 result.status = _worst(result.status, "crashed")
                 result.messages.append("nbgrader could not grade this submission: " + _last_error(log, sid))
@@ -256,10 +262,17 @@ def _grade_cells(nb) -> dict[str, str]:
     """``{grade_id: source}`` of the autograded test cells (grade, not solution)."""
     out = {}
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
+        meta = _meta(cell)
         if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
             out[meta.get("grade_id")] = cell.source
     return out
+
+
+def _meta(cell) -> dict:
+    """A cell's nbgrader metadata; ``{}`` when a student garbled it (the intake sets such a
+    notebook aside, and this report must still be written)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell.get("metadata"), dict) else {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def _last_error(log: str, sid: str) -> str:

@@ -12,7 +12,9 @@ command line into one that runs it
   lie inside an exposed folder (the package installed into site-packages, an editable install's
   path hooks) are covered by empty read-only folders or files;
 - writable only in the student's private work folder, ``/tmp`` and the outbox the probes write
-  their data to; the inbox of challenges and the shared data cache are read-only;
+  their data to; the inbox of challenges and the shared data cache are read-only. ``/tmp`` and
+  the home are sized tmpfs; the host folders it can write (work folder, outbox, sockets) have a
+  disk quota that the grader's watchdog checks from outside (:meth:`Jail.over_quota`);
 - under resource limits set by a small trusted launcher *before* ``bwrap`` starts, so every
   process of the jail inherits them: data memory, file size, open files, no core dumps, and the
   number of processes (a pids cgroup when the grader may create one, otherwise ``RLIMIT_NPROC``
@@ -28,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import uuid
@@ -35,7 +38,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-__all__ = ["Limits", "Jail", "availability", "JAIL_HOME"]
+__all__ = ["Limits", "Jail", "DiskUsage", "availability", "JAIL_HOME"]
 
 # the kernel's home inside the jail (its work folder lives below)
 JAIL_HOME = "/home/student"
@@ -56,6 +59,19 @@ class Limits:
     file_bytes: int = 2 * 2**30  # largest file the jail may write (RLIMIT_FSIZE)
     open_files: int = 1024  # open file descriptors per process
     tmp_bytes: int = 2 * 2**30  # size of the jail's private /tmp
+    disk_bytes: int = 2 * 2**30  # what the host folders it writes (work, outbox, sockets) may hold together
+    disk_entries: int = 10_000  # files, folders and links those folders may hold together
+    disk_depth: int = 64  # folders nested deeper than this are over quota (the count holds one fd per level)
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    """What the jail's writable host folders hold, counted until a bound was passed."""
+
+    bytes: int  # allocated on disk (st_blocks), as du counts: a sparse file fills nothing
+    entries: int  # files, folders, links, sockets below the folders
+    depth: int  # deepest folder level reached (the folders themselves are 0)
+    complete: bool  # False: the count stopped early, the tree holds more
 
 
 @cache
@@ -165,7 +181,9 @@ class Jail:
         # Nothing of the host is visible unless named here: the system folders, the interpreter's
         # install, the jail's own folders. A blocklist (all of / minus the course) would show any
         # other copy of the course or of the instructor package that happens to lie on the machine.
-        args = ["--dev", "/dev", "--proc", "/proc",
+        # /dev is a writable tmpfs of bwrap's: it gets a sized /dev/shm (semaphores, torch's shared
+        # tensors) and is made read-only below, so no unsized folder is left to fill memory
+        args = ["--dev", "/dev", "--size", str(self.limits.tmp_bytes), "--tmpfs", "/dev/shm", "--proc", "/proc",
                 "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
                 "--hostname", "grading",
                 # first, so that an interpreter installed below /tmp is bound on top of it
@@ -185,6 +203,7 @@ class Jail:
                 exposed.append(path)
         for device in sorted(Path("/dev").glob("nvidia*")):  # CUDA on a GPU grader
             args += ["--dev-bind", str(device), str(device)]
+        args += ["--remount-ro", "/dev"]
         # hidden folders that an exposed one contains (a package or a checkout inside the
         # interpreter's install) are covered by empty read-only folders; hidden files by an empty file
         for folder in sorted({Path(h).resolve() for h in self.hidden if Path(h).is_dir()}):
@@ -206,6 +225,37 @@ class Jail:
         for name, value in self.environment().items():
             args += ["--setenv", name, value]
         return args
+
+    # -- disk quota of the host folders it can write ------------------------------------------------
+
+    @property
+    def writable_folders(self) -> list[Path]:
+        """Host folders the jailed kernel can write; its ``/tmp`` and home are sized tmpfs instead."""
+        return [self.workdir, self.outbox, self.sockets]
+
+    def disk_usage(self) -> DiskUsage:
+        """Count :attr:`writable_folders` until a bound of ``limits`` is passed: at most
+        ``disk_entries`` stats, whatever the student wrote (a million tiny files included). Links
+        are never followed and each folder is opened from its parent without following links, so a
+        folder swapped for a link during the count is not entered."""
+        total, lim = DiskUsage(0, 0, 0, True), self.limits
+        for folder in self.writable_folders:
+            total = _count_tree(folder, total, lim.disk_bytes, lim.disk_entries, lim.disk_depth)
+            if not total.complete:
+                break
+        return total
+
+    def over_quota(self) -> str | None:
+        """Why the writable host folders are over the quota (kill the jail then), or ``None``."""
+        lim = self.limits
+        usage = self.disk_usage()
+        if usage.complete:
+            return None
+        if usage.bytes > lim.disk_bytes:
+            return f"its writable folders hold more than {lim.disk_bytes / 2**20:g} MiB, the disk quota"
+        if usage.entries > lim.disk_entries:
+            return f"its writable folders hold more than {lim.disk_entries} files and folders, the quota"
+        return f"its writable folders nest deeper than {lim.disk_depth} levels, the quota"
 
     # -- cgroups (optional, root only) -----------------------------------------------------------
 
@@ -251,6 +301,59 @@ def _cgroup_v1_parent(controller: str) -> Path | None:
             parent = root / path.lstrip("/")
             return parent if parent.is_dir() and os.access(parent, os.W_OK) else None
     return None
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_folder(name, dir_fd: int | None = None):
+    """``(fd, listing)`` of a folder opened without following a link, or ``None``."""
+    try:
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except OSError:  # gone, or a link: not entered
+        return None
+    try:
+        return fd, os.scandir(fd)
+    except OSError:
+        os.close(fd)
+        return None
+
+
+def _count_tree(root: Path, usage: DiskUsage, max_bytes: int, max_entries: int, max_depth: int) -> DiskUsage:
+    """``usage`` plus what lies below ``root``; ``complete=False`` as soon as a bound is passed."""
+    size, entries, deepest = usage.bytes, usage.entries, usage.depth
+    top = _open_folder(root)
+    # depth first, one open folder per level: the descriptors held stay bounded by max_depth
+    stack = [top] if top else []
+    try:
+        while stack:
+            fd, listing = stack[-1]
+            entry = next(listing, None)
+            if entry is None:
+                stack.pop()
+                listing.close()
+                os.close(fd)
+                continue
+            entries += 1
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:  # removed meanwhile
+                continue
+            size += st.st_blocks * 512
+            if size > max_bytes or entries > max_entries:
+                return DiskUsage(size, entries, deepest, False)
+            if stat.S_ISDIR(st.st_mode):
+                if len(stack) > max_depth:
+                    return DiskUsage(size, entries, len(stack), False)
+                child = _open_folder(entry.name, fd)
+                if child:
+                    stack.append(child)
+                    deepest = max(deepest, len(stack) - 1)
+    finally:
+        for fd, listing in stack:
+            listing.close()
+            os.close(fd)
+    return DiskUsage(size, entries, deepest, True)
 
 
 def _remove_cgroup(group: Path) -> None:
