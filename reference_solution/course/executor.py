@@ -99,6 +99,11 @@ class GradingExecute(GuardedExecute):
         self._graded: dict[int, list] = {}
         self._started = time.monotonic()
         self._registry = protocol.registry(tuple(self.check_modules))
+        # the submitted solution cells, for checks that re-run one on secret inputs in the kernel
+        self._context = protocol.Context(memory_limit=self.memory_limit, cells={
+            c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")
+            and isinstance(c.metadata["nbgrader"].get("grade_id"), str) and isinstance(c.source, str)})
         self._base = Path(tempfile.mkdtemp(prefix="grading-"))
         self._watchdog_stop = threading.Event()
         try:
@@ -296,7 +301,7 @@ class GradingExecute(GuardedExecute):
             f"{self._secret}:{self._student}:{self._notebook}:{name}".encode()).digest()[:8], "little")
         started = time.monotonic()
         try:
-            challenge, challenge_path = protocol.prepare(check, self._base, seed)
+            challenge, challenge_path = protocol.prepare(check, self._base, seed, self._context)
         except Exception as exc:  # noqa: BLE001 - a grader-side failure must not sink the student
             self.log.exception("challenge of %s failed", name)
             return [error_output("GradingError", f"{name}: the grader could not prepare the check ({exc})")]
@@ -320,8 +325,11 @@ class GradingExecute(GuardedExecute):
         return [new_output("stream", name="stdout", text=f"✓ {check.name}: {check.doc}\n")]
 
     async def _async_probe(self, code: str, seconds: float) -> str:
-        """Run ``code`` in the kernel within ``seconds``: "ok", "timeout" or "dead"."""
-        msg_id = self.kc.execute(code, silent=False, store_history=False, allow_stdin=False)
+        """Run ``code`` in the kernel within ``seconds``: "ok", "timeout" or "dead".
+
+        Silent: IPython fires no ``pre_run_cell`` / ``post_run_cell`` event for it and keeps no
+        history of it (transformers still see it; the verdicts do not depend on that)."""
+        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
         reply = await self._await_reply(msg_id, time.monotonic() + seconds)
         if reply is None:
             await ensure_async(self.km.interrupt_kernel())

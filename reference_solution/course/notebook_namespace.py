@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader, Dataset, random_split
 from tqdm.auto import tqdm
 DEVICE = torch.device("cpu"); ON_GPU = False
 latent_dim = 128
+QUANTILE = 0.98
 """
 MOONS_PRELUDE = ("from reference_solution.score_matching import generate_moons_data\n"
                  "train_data, _, test_data, _ = generate_moons_data(5000)\n")
@@ -66,13 +67,15 @@ def build_namespace(assignment: str, replacements: dict[str, str] | None = None,
     unknown = set(replacements) - set(cells)
     if unknown:
         raise KeyError(f"no cells {sorted(unknown)} in {assignment}")
-    ns: dict = {"__name__": "notebook"}
+    # "In": the executed sources, as IPython keeps them (a check that re-runs a cell finds it there)
+    ns: dict = {"__name__": "notebook", "In": [""]}
     if assignment == "wgan_anomalies":
         exec(WGAN_PRELUDE, ns)  # noqa: S102 - the course's own cells
     for gid in SOLUTION_ORDER[assignment]:
         source = replacements.get(gid, cells[gid])
         if gid == "loaders":
             source = MOONS_PRELUDE + source
+        ns["In"].append(source)
         exec(compile(source, f"<{assignment}:{gid}>", "exec"), ns)  # noqa: S102
     if assignment == "wgan_anomalies":
         torch.manual_seed(0)

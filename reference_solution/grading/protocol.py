@@ -2,31 +2,39 @@
 
 A ``Check`` has three parts:
 
-1. ``challenge(rng, folder)``: the grader draws the inputs from a seed the student's code never
-   sees (files it needs go into ``folder``); keys that start with ``_`` stay with the grader
-   (e.g. held-out data the verdict compares with);
+1. ``challenge(rng, folder, context)``: the grader draws the inputs from a seed the student's code
+   never sees (files it needs go into ``folder``; ``context`` says what the grader knows of the
+   kernel: its memory limit, the submitted notebook's solution cells); keys that start with ``_``
+   stay with the grader (e.g. held-out data the verdict compares with);
 2. a probe, kernel-side source in ``grading/probes/<module>.py``: it calls the student's objects
    on the challenge and returns plain data (``codec``);
 3. ``verdict(challenge, result)``: the grader judges the data and raises ``AssertionError`` with
    a message for the student, or returns.
 
-The verdict never runs where student code ran, and the challenge is only known once the probe
-starts, so data that passes must have been computed by code that does the task. Under
-``nbgrader autograde`` the probe runs in the jailed kernel (``reference_solution.course.executor``);
-in a plain kernel (``nbgrader validate`` of the source, an instructor running the source
-notebook) :func:`run_in_process` runs the same three steps in one process.
+The student controls everything their kernel runs, the probe included: any Python there may be
+rewritten, and what comes back is whatever the kernel chooses to write. So a verdict accepts only
+data that a correct implementation computes from the challenge's secret inputs, and recomputes
+it here: outputs of the grader's own networks and toy models, the networks the student wrote sent
+as data (``grading.graph``) and re-run here, statistical laws of draws the verdict can recover.
+A result carries the challenge's nonce, so a file written before the probe started is refused
+outright. What a verdict still takes on the kernel's word is named in ``Check.trusts`` and in
+docs/SECURITY.md. Under ``nbgrader autograde`` the probe runs in the jailed kernel
+(``reference_solution.course.executor``); in a plain kernel (``nbgrader validate`` of the source,
+an instructor running the source notebook) :func:`run_in_process` runs the same three steps in
+one process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import secrets
 import signal
 import tempfile
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -34,13 +42,17 @@ import numpy as np
 
 from . import codec
 
-__all__ = ["Check", "registry", "run_in_process", "judge", "runner_source", "message",
-           "CHECK_MODULES", "MAX_RESULT_BYTES"]
+__all__ = ["Check", "Context", "registry", "run_in_process", "judge", "runner_source", "probe_scope",
+           "message", "CHECK_MODULES", "MAX_RESULT_BYTES"]
 
 PROBES_DIR = Path(__file__).resolve().parent / "probes"
+# kernel-side sources every probe runs after (in this order), before its own module
+PROBE_PARTS = (Path(codec.__file__), PROBES_DIR / "support.py", PROBES_DIR / "graph_export.py",
+               PROBES_DIR / "grader_models.py")
 CHECK_MODULES = ("reference_solution.grading.wgan_dataset",
                  "reference_solution.grading.wgan_networks",
                  "reference_solution.grading.wgan_training",
+                 "reference_solution.grading.wgan_convergence",
                  "reference_solution.grading.wgan_latent",
                  "reference_solution.grading.wgan_scoring",
                  "reference_solution.grading.score_matching_matcher",
@@ -50,14 +62,23 @@ MAX_MESSAGE = 600  # characters of a message that came from the student's kernel
 
 
 @dataclass(frozen=True)
+class Context:
+    """What the grader knows about the kernel a probe will run in (a challenge may depend on it)."""
+
+    memory_limit: int | None = None  # bytes of data memory the jail gives the kernel (None: no limit set)
+    cells: Mapping[str, str] = field(default_factory=dict)  # {grade id: source} of the solution cells
+
+
+@dataclass(frozen=True)
 class Check:
     """One hidden check; ``name`` is the grade id of the test cell that calls it."""
 
     name: str  # reads as a sentence: what a right answer does
     probe: str  # "<module>.<function>" in grading/probes/ (the module path may be absolute)
-    challenge: Callable[[np.random.Generator, Path], dict]  # trusted inputs; "_" keys stay here
+    challenge: Callable[..., dict]  # (rng, folder, context) -> trusted inputs; "_" keys stay here
     verdict: Callable[[dict, dict], None]  # raises AssertionError for the student
     seconds: float = 60.0  # wall-clock budget of the probe in the grading kernel
+    trusts: str = ""  # what the verdict takes on the kernel's word (docs/SECURITY.md); "" = nothing
 
     @property
     def doc(self) -> str:
@@ -73,6 +94,12 @@ class Check:
     @property
     def function(self) -> str:
         return self.probe.rsplit(".", 1)[1]
+
+    def draw(self, rng: np.random.Generator, folder: Path, context: Context) -> dict:
+        """The challenge; challenges of two arguments (a course's own simple checks) get no context."""
+        if len(inspect.signature(self.challenge).parameters) == 2:
+            return self.challenge(rng, folder)
+        return self.challenge(rng, folder, context)
 
 
 @cache
@@ -91,35 +118,29 @@ def registry(modules: tuple[str, ...] = CHECK_MODULES) -> dict[str, Check]:
 def runner_source(probe_file: Path) -> str:
     """The code executed in the grading kernel for a probe of ``probe_file``.
 
-    The codec, the probe support and the probe module are concatenated and executed in a fresh
-    namespace; ``_grading_main(user_ns, args)`` then runs one probe and writes its data.
+    The codec, the probe support, the graph exporter, the grader's own models and the probe
+    module are concatenated and executed in a fresh namespace; ``_grading_main(user_ns, args)``
+    then runs one probe and writes its data.
     """
-    parts = [Path(codec.__file__).read_text(), (PROBES_DIR / "support.py").read_text(),
-             Path(probe_file).read_text(), RUNNER_MAIN]
+    parts = [p.read_text() for p in PROBE_PARTS if p != Path(probe_file)]
+    parts += [Path(probe_file).read_text(), (PROBES_DIR / "runner.py").read_text()]
     return "\n\n".join(p.replace("from __future__ import annotations\n", "") for p in parts)
 
 
-RUNNER_MAIN = '''
-def _grading_main(user_ns, args):
-    challenge = read(args["challenge"], args["max_challenge"])
-    try:
-        with quiet():
-            result = globals()[args["function"]](user_ns, challenge)
-        if not isinstance(result, dict):
-            raise ProbeFailure("the probe returned no data")
-    except ProbeFailure as exc:
-        result = {"failure": str(exc)}
-    except Exception as exc:  # noqa: BLE001
-        result = {"failure": f"{type(exc).__name__}: {exc}"}
-    try:
-        write(args["result"], result)
-    except CodecError as exc:
-        write(args["result"] + ".err", {"failure": f"the probe's data could not be sent: {exc}"})
-'''
+@cache
+def probe_scope(probe_file: Path = PROBES_DIR / "grader_models.py") -> dict:
+    """The probe's source executed here: the grader's own models and toy networks (our code, not
+    the student's), so that a verdict recomputes exactly what they output."""
+    scope: dict = {"__name__": "grader_probe_scope"}
+    exec(runner_source(Path(probe_file)), scope)  # noqa: S102 - our own probe source
+    return scope
 
 
 def kernel_code(check: Check, challenge_path: str, result_path: str) -> str:
-    """One statement for the grading kernel: run ``check``'s probe on the student's globals."""
+    """One statement for the grading kernel: run ``check``'s probe on the student's globals.
+
+    Nothing here is protected: the kernel may rewrite or skip it. The verdict's recomputation
+    on secret inputs, not this statement, is what makes a result mean something."""
     args = {"challenge": challenge_path, "result": result_path, "function": check.function,
             "max_challenge": 8 * MAX_RESULT_BYTES}
     return (f"__grading_ns = {{}}\nexec({runner_source(check.probe_file())!r}, __grading_ns)\n"
@@ -132,11 +153,12 @@ def message(text) -> str:
     return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + " ..."
 
 
-def prepare(check: Check, folder: Path, seed: int) -> tuple[dict, Path]:
+def prepare(check: Check, folder: Path, seed: int, context: Context | None = None) -> tuple[dict, Path]:
     """Draw the challenge into ``folder`` and write what the kernel may see; return both."""
     inbox = folder / "in"
     inbox.mkdir(parents=True, exist_ok=True)
-    challenge = check.challenge(np.random.default_rng(seed), inbox)
+    challenge = check.draw(np.random.default_rng(seed), inbox, context or Context())
+    challenge["nonce"] = secrets.token_hex(16)  # binds a result to this challenge
     sent = {k: v for k, v in challenge.items() if not k.startswith("_")}
     path = inbox / f"{check.name}-{secrets.token_hex(8)}.json"
     codec.write(str(path), sent)
@@ -154,13 +176,15 @@ def judge(check: Check, challenge: dict, result_path: Path) -> None:
             raise AssertionError(f"no usable data came back from your code ({exc})") from None
     if not isinstance(result, dict):
         raise AssertionError("no usable data came back from your code")
+    if result.get("nonce") != challenge["nonce"]:
+        raise AssertionError("the data that came back does not belong to this check's challenge")
     if "failure" in result:
         raise AssertionError(message(result["failure"]))
     try:
         check.verdict(challenge, result)
     except AssertionError as exc:
         raise AssertionError(message(exc)) from None
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, ArithmeticError) as exc:
         raise AssertionError(f"the data your code returned has an unexpected form "
                              f"({type(exc).__name__}: {message(exc)})") from None
 
@@ -191,8 +215,19 @@ def _time_limit(seconds: float | None, what: str):
         signal.signal(signal.SIGALRM, old)
 
 
+def run_probe(check: Check, namespace: dict, challenge_path: Path, result_path: Path,
+              seconds: float | None = None) -> None:
+    """The probe of ``check`` in this process, on ``namespace`` (plain kernels, tests, benches)."""
+    scope: dict = {}
+    exec(runner_source(check.probe_file()), scope)  # noqa: S102 - our own probe source
+    with _time_limit(seconds or check.seconds, "your code"):
+        scope["_grading_main"](namespace, {"challenge": str(challenge_path), "result": str(result_path),
+                                           "function": check.function, "max_challenge": 8 * MAX_RESULT_BYTES})
+
+
 def run_in_process(name: str, namespace: dict, seed: int | None = None,
-                   modules: tuple[str, ...] = CHECK_MODULES, seconds: float | None = None) -> None:
+                   modules: tuple[str, ...] = CHECK_MODULES, seconds: float | None = None,
+                   context: Context | None = None) -> None:
     """Challenge, probe and verdict of check ``name`` in this process, on ``namespace``.
 
     For plain kernels only (the instructor's source notebook, ``nbgrader validate``, tests): the
@@ -203,12 +238,7 @@ def run_in_process(name: str, namespace: dict, seed: int | None = None,
     seed = secrets.randbits(63) if seed is None else seed
     with tempfile.TemporaryDirectory(prefix="check-") as tmp:
         folder = Path(tmp)
-        challenge, challenge_path = prepare(check, folder, seed)
+        challenge, challenge_path = prepare(check, folder, seed, context)
         result_path = folder / "out.json"
-        scope: dict = {}
-        exec(runner_source(check.probe_file()), scope)  # noqa: S102 - our own probe source
-        with _time_limit(seconds or check.seconds, "your code"):
-            scope["_grading_main"](namespace, {"challenge": str(challenge_path),
-                                               "result": str(result_path), "function": check.function,
-                                               "max_challenge": 8 * MAX_RESULT_BYTES})
+        run_probe(check, namespace, challenge_path, result_path, seconds)
         judge(check, challenge, result_path)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .protocol import Check
+from . import expect
+from .protocol import Check, Context
 from .statistics import P_MIN, ks_uniform_pvalue
 
 
@@ -105,48 +106,88 @@ def optimizers_cover_each_network(challenge: dict, result: dict) -> None:
         assert not any(moved[other]), f"{opt_name}.step() should not touch the other network"
 
 
-def penalty_challenge(rng: np.random.Generator, folder: Path) -> dict:
-    shape = (2, 4, 4)
-    linear = []
-    for norm, batch in ((3.0, 5), (0.25, 1), (1.5, 8)):
-        w = rng.standard_normal(shape)
-        linear.append({"norm": norm, "w": w / np.linalg.norm(w) * norm,
-                       "real": rng.random((batch, *shape)), "fake": rng.random((batch, *shape))})
-    x = rng.random((6, *shape)) * np.linspace(0.1, 1.0, 6).reshape(6, 1, 1, 1)
-    return {"seed": _seed(rng), "linear": linear, "quadratic": x, "alpha_samples": 2000,
-            "shape": list(shape)}
+PENALTY_SHAPE = (2, 4, 4)
+PENALTY_HIDDEN = 16
+ALPHA_SAMPLES = 2000  # interpolates between 0 and 1 whose values are 1 - alpha: the law of alpha
+
+
+def _mlp(rng) -> dict:
+    d = int(np.prod(PENALTY_SHAPE))
+    return {"W": rng.standard_normal((PENALTY_HIDDEN, d)) * rng.uniform(0.3, 3.0) / math.sqrt(d),
+            "c": rng.standard_normal(PENALTY_HIDDEN) * 0.5, "v": rng.standard_normal(PENALTY_HIDDEN),
+            "d": np.array(rng.standard_normal())}
+
+
+def penalty_challenge(rng: np.random.Generator, folder: Path, context: Context) -> dict:
+    cases = [{"critic": _mlp(rng), "real": rng.random((b, *PENALTY_SHAPE)), "fake": rng.random((b, *PENALTY_SHAPE))}
+             for b in (5, 1, 8)]
+    n = ALPHA_SAMPLES
+    cases.append({"critic": _mlp(rng), "real": np.zeros((n, *PENALTY_SHAPE)), "fake": np.ones((n, *PENALTY_SHAPE))})
+    return {"seed": _seed(rng), "cases": cases}
+
+
+def _expected_penalty(critic: dict, x: np.ndarray):
+    """(GP, dGP/d critic weights) of the MLP critic at interpolates ``x``, by autograd here."""
+    import torch
+
+    w = {k: torch.tensor(np.asarray(v, dtype=np.float64), requires_grad=True) for k, v in critic.items()}
+    xt = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+    out = torch.tanh(xt.flatten(1) @ w["W"].T + w["c"]) @ w["v"].unsqueeze(1) + w["d"]
+    (g,) = torch.autograd.grad(out.sum(), xt, create_graph=True)
+    gp = ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    keys = ("W", "c", "v", "d")
+    grads = torch.autograd.grad(gp, [w[k] for k in keys], allow_unused=True)
+    return float(gp.detach()), [np.zeros(w[k].shape) if g is None else g.numpy() for k, g in zip(keys, grads)]
+
+
+def _alphas(seen: list, real: np.ndarray, fake: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The interpolates the critic saw and the alpha of each sample, if one call lies on the
+    segments real_i -- fake_i (one alpha per sample in [0, 1])."""
+    r, f = real.reshape(len(real), -1), fake.reshape(len(fake), -1)
+    span = r - f
+    for x in reversed(seen):
+        if not isinstance(x, np.ndarray) or x.shape != real.shape or x.dtype.kind != "f" or not np.isfinite(x).all():
+            continue
+        xf = x.reshape(len(x), -1).astype(np.float64)
+        alpha = ((xf - f) * span).sum(1) / np.maximum((span * span).sum(1), 1e-300)
+        off = np.abs(xf - (f + alpha[:, None] * span)).max()
+        if off <= 1e-5 and alpha.min() >= -1e-6 and alpha.max() <= 1 + 1e-6:
+            return x, np.clip(alpha, 0, 1)
+    return None
 
 
 def gradient_penalty_matches_a_known_critic(challenge: dict, result: dict) -> None:
-    """For a linear critic D(x) = <w, x> the penalty is (||w|| - 1)^2 whatever the samples."""
-    for case, got in zip(challenge["linear"], result["linear"]):
-        norm, batch = case["norm"], len(case["real"])
-        assert got["kind"] == "tensor", f"the penalty should be a tensor, got {got['kind']}"
-        value = got["value"]
+    """The penalty is the mean over samples of (|grad D(x_hat)| - 1)^2 at x_hat = alpha real + (1 - alpha) fake, alpha ~ U(0, 1) per sample, recomputed here for secret critics."""  # noqa: E501
+    cases = challenge["cases"]
+    for i, (case, got) in enumerate(zip(cases, expect.cases(result, "cases", len(cases), "cases"))):
+        batch = len(case["real"])
+        assert expect.entry(got, "kind") == "tensor", f"the penalty should be a tensor, got {got['kind']}"
+        value = expect.array(expect.entry(got, "value"), "the penalty", kinds="f")
         assert value.ndim == 0, f"the penalty should be a 0-d tensor (a mean over samples), got shape {tuple(value.shape)}"  # noqa: E501
-        expected = (norm - 1) ** 2
-        assert abs(float(value) - expected) <= 1e-6 * (1 + expected), (
-            f"for a linear critic D(x) = <w, x> with |w| = {norm} and a batch of {batch}, the "
-            f"penalty should be (|w| - 1)^2 = {expected:.4g}, got {float(value):.4g}")
-        assert got["graph"], "the penalty should be differentiable w.r.t. the critic (create_graph=True)"
-        assert "grad" in got, f"back-propagating the penalty into the critic failed: {got.get('grad_error')}"
-        expected_grad = 2 * (norm - 1) * case["w"] / norm
-        assert np.allclose(got["grad"], expected_grad, atol=1e-6), (
-            "the penalty's gradient w.r.t. the critic's weights is wrong (keep the graph: create_graph=True)")
-    x = challenge["quadratic"]
-    expected = float(((np.linalg.norm(x.reshape(len(x), -1), axis=1) - 1) ** 2).mean())
-    q = np.asarray(result["quadratic"])
-    assert result["quadratic_kind"] == "tensor" and q.ndim == 0 and abs(float(q) - expected) <= 1e-6 * (1 + expected), (
-        f"with a critic whose gradient norm differs per sample the penalty should be the mean over "
-        f"samples of (|grad_i| - 1)^2 = {expected:.4g}: take one norm per sample")
-    xhat = np.asarray(result["interpolates"], dtype=np.float64)
-    n = challenge["alpha_samples"]
-    assert xhat.ndim == 2 and xhat.shape[0] == n, "the penalty should evaluate the critic at one interpolate per sample"
-    assert float(xhat.std(axis=1).max()) < 1e-5, "one alpha per sample should scale the whole sample"
-    alpha = 1 - xhat.mean(axis=1)  # x_hat = alpha * 0 + (1 - alpha) * 1
-    assert alpha.min() >= -1e-6 and alpha.max() <= 1 + 1e-6, "alpha should lie in [0, 1]"
-    p = ks_uniform_pvalue(np.clip(alpha, 0, 1))
-    assert p > P_MIN, f"alpha should be drawn from U(0, 1) independently for every sample (p = {p:.2g})"
+        seen = expect.entry(got, "seen")
+        assert isinstance(seen, list), "the critic's inputs are missing"
+        found = _alphas(seen, case["real"], case["fake"])
+        assert found is not None, (
+            "the critic was never called on interpolates alpha * real + (1 - alpha) * fake with one alpha "
+            "in [0, 1] per sample")
+        x_hat, alpha = found
+        expected, grads = _expected_penalty(case["critic"], x_hat)
+        assert abs(float(value) - expected) <= 1e-5 * (1 + abs(expected)), (
+            f"for a critic D and a batch of {batch} the penalty should be the mean over samples of "
+            f"(|grad D(x_hat_i)| - 1)^2 = {expected:.5g} at the interpolates your function made; got "
+            f"{float(value):.5g} (one norm per sample, squared, then the mean)")
+        if i < len(cases) - 1:
+            assert "grad" in got, ("the penalty should be differentiable w.r.t. the critic (create_graph=True); "
+                                   f"back-propagating it failed: {got.get('grad_error', 'no graph')}")
+            found_grads = expect.cases(got, "grad", 4, "gradients")
+            for name, g, want in zip(("W", "c", "v", "d"), found_grads, grads):
+                g = expect.array(g, "a gradient", shape=want.shape, kinds="f")
+                assert np.allclose(g, want, rtol=1e-4, atol=1e-6), (
+                    "the penalty's gradient w.r.t. the critic's weights is wrong (keep the graph: create_graph=True)")
+        else:
+            assert float(alpha.std()) > 0, "alpha should be drawn independently for every sample"
+            p = ks_uniform_pvalue(alpha)
+            assert p > P_MIN, f"alpha should be drawn from U(0, 1) independently for every sample (p = {p:.2g})"
 
 
 CHECKS = [

@@ -25,7 +25,7 @@ SIGNS, NCRIT, MASK, SCHED = ("critic_and_generator_losses_have_the_right_signs",
                              "training_schedules_validates_and_checkpoints")
 SPHERE, BALL, INOUT, CHI, REJ = ("sphere_sampler_is_uniform", "ball_sampler_follows_the_norm_law",
                                  "inner_and_outer_are_balanced", "chi_quantile_is_right",
-                                 "gaussian_scheme_rejects_inner_with_48_49")
+                                 "rejection_probability_balances_the_gaussian_scheme")
 LOGIT, FROZEN, BAL, ANOM = ("classifier_outputs_one_logit_per_sample",
                             "classifier_training_keeps_the_generator_frozen",
                             "classifier_trains_on_balanced_masked_batches",
@@ -85,11 +85,17 @@ MUTANTS = [
            "        b = np.concatenate([b, cand[np.linalg.norm(cand, axis=1) <= radius]])\n"
            "    b = b[:nsamples]\n", (BALL, INOUT, FROZEN, BAL)),  # never ends at n = 128: time limits
     Mutant("inner split with the outer radius", SAMP, "<= radius_inner", "<= radius_outer", (INOUT,)),
-    Mutant("chi2 instead of chi", RADII, "chi_p98 = float(stats.chi.ppf(0.98, latent_dim))",
-           "chi_p98 = float(stats.chi2.ppf(0.98, latent_dim))", (CHI,)),
+    Mutant("chi2 instead of chi", RADII, "chi_p98 = float(stats.chi.ppf(QUANTILE, latent_dim))",
+           "chi_p98 = float(stats.chi2.ppf(QUANTILE, latent_dim))", (CHI,)),
     Mutant("R_outer = 2^(1/n) without q", RADII, "R_OUTER = chi_p98 * 2 ** (1 / latent_dim)",
            "R_OUTER = 2 ** (1 / latent_dim)", (CHI,)),
-    Mutant("rejection probability 0.98", RADII, "P_REJECT_INNER = 48 / 49", "P_REJECT_INNER = 0.98", (REJ,)),
+    Mutant("rejection probability 0.98", RADII, "P_REJECT_INNER = 1 - (1 - QUANTILE) / QUANTILE",
+           "P_REJECT_INNER = 0.98", (REJ,)),
+    # right for the notebook's 0.98 only: the hidden test runs the cell with another QUANTILE
+    Mutant("rejection probability hard-coded 48/49", RADII, "P_REJECT_INNER = 1 - (1 - QUANTILE) / QUANTILE",
+           "P_REJECT_INNER = 48 / 49", (REJ,)),
+    Mutant("chi quantile hard-coded for n = 128", RADII, "chi_p98 = float(stats.chi.ppf(QUANTILE, latent_dim))",
+           "chi_p98 = 12.765701", (CHI,)),
     Mutant("sigmoid in the classifier", CLF, "x = self.head(self.features(x).flatten(1))  # (N, 1) logits",
            "x = torch.sigmoid(self.head(self.features(x).flatten(1)))", (LOGIT,)),
     Mutant("classifier returns (N,) logits", CLF, "x = self.head(self.features(x).flatten(1))  # (N, 1) logits",

@@ -106,3 +106,48 @@ def quiet():
 
 def finite(x: float) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def cell_defining(ns: dict, name: str) -> str:
+    """The latest input cell of this kernel that assigns ``name`` (a plain kernel: IPython's ``In``;
+    under grading the executor sends the submitted cell instead)."""
+    import re
+
+    pattern = re.compile(rf"^\s*{re.escape(name)}\s*(:[^=]*)?=", re.M)
+    for source in reversed(list(ns.get("In") or [])):
+        if isinstance(source, str) and pattern.search(source):
+            return source
+    raise ProbeFailure(f"no cell of this notebook assigns `{name}`: run the cell that defines it")
+
+
+class _Pinned(dict):
+    """A cell's top-level names, where the grader's values of ``pinned`` cannot be reassigned."""
+
+    def __init__(self, pinned: dict):
+        super().__init__(pinned)
+        self.pinned = dict(pinned)
+
+    def __setitem__(self, key, value):
+        if key not in self.pinned:
+            super().__setitem__(key, value)
+
+
+def rerun_cell(ns: dict, source: str, overrides: dict) -> dict:
+    """Run a notebook cell again on a copy of the student's namespace with ``overrides`` (which the
+    cell cannot reassign); return the names it leaves. Magics are turned into Python first."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        source = TransformerManager().transform_cell(source)
+    except ImportError:
+        pass
+    scope = dict(ns)
+    scope.update(overrides)
+    local = _Pinned(overrides)
+    try:
+        exec(compile(source, "<the student's cell, run again>", "exec"), scope, local)  # noqa: S102
+    except Exception as exc:  # noqa: BLE001
+        raise ProbeFailure(f"your cell raised {type(exc).__name__} when run again with "
+                           f"{', '.join(f'{k} = {v!r}' for k, v in overrides.items())}: {exc}") from None
+    scope.update(local)
+    return scope

@@ -24,12 +24,19 @@ def sampler(ns, challenge):
     return {"runs": runs}
 
 
-def values(ns, challenge):
-    out = {}
-    for name in challenge["names"]:
-        value = need(ns, name)
-        try:
-            out[name] = {"value": number(value, name)}
-        except ProbeFailure as exc:
-            out[name] = {"error": str(exc)}
-    return out
+def _value(scope, name):
+    if name not in scope:
+        return {"error": f"`{name}` is not defined: run the cell that defines it first"}
+    try:
+        return {"value": number(scope[name], name)}
+    except ProbeFailure as exc:
+        return {"error": str(exc)}
+
+
+def rerun(ns, challenge):
+    """The values in the notebook, then the student's cell run again with secret inputs."""
+    names, overrides = challenge["names"], challenge["overrides"]
+    original = {name: _value(ns, name) for name in [*names, *overrides]}
+    source = challenge["cell"] or cell_defining(ns, challenge["defines"])
+    scope = rerun_cell(ns, source, overrides)
+    return {"original": original, "rerun": {name: _value(scope, name) for name in names}}

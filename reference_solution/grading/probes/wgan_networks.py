@@ -104,55 +104,37 @@ def optimizers(ns, challenge):
     return out
 
 
-class _Linear(nn.Module):
-    def __init__(self, w):
+class _MLPCritic(nn.Module):
+    """D(x) = v . tanh(W flat(x) + c) + d with the grader's secret weights; records its inputs."""
+
+    def __init__(self, weights):
         super().__init__()
-        self.w = nn.Parameter(w.clone())
-        self.b = nn.Parameter(torch.zeros((), dtype=w.dtype))
-
-    def forward(self, x):
-        return (x.flatten(1) * self.w.flatten()).sum(1, keepdim=True) + self.b  # (N, 1)
-
-
-class _Quadratic(nn.Module):
-    """D(x) = 0.5 |x|^2 per sample (gradient x); records its inputs."""
-
-    def __init__(self):
-        super().__init__()
-        self.anchor = nn.Parameter(torch.ones((), dtype=torch.float64))
+        self.W, self.c, self.v, self.d = (nn.Parameter(tensor_in(weights[k])) for k in ("W", "c", "v", "d"))
         self.seen = []
 
     def forward(self, x):
         self.seen.append(x.detach().clone())
-        return 0.5 * self.anchor * (x.flatten(1) ** 2).sum(1, keepdim=True)
+        return torch.tanh(x.flatten(1) @ self.W.T + self.c) @ self.v.unsqueeze(1) + self.d  # (N, 1)
 
 
 def penalty(ns, challenge):
+    """The student's penalty for secret critics and samples: its value, the interpolates the critic
+    saw, and the gradient of the value w.r.t. the critic's weights."""
     gp_fn = need(ns, "compute_gradient_penalty")
     seed_all(challenge["seed"])
-    linear = []
-    for case in challenge["linear"]:
-        critic = _Linear(tensor_in(case["w"]))
+    cases = []
+    for case in challenge["cases"]:
+        critic = _MLPCritic(case["critic"])
         gp = call("compute_gradient_penalty", gp_fn, critic, tensor_in(case["real"]), tensor_in(case["fake"]))
-        got = {"kind": kind(gp)}
+        got = {"kind": kind(gp), "seen": [x for x in critic.seen if tuple(x.shape) == tuple(case["real"].shape)][-4:]}
         if got["kind"] == "tensor":
             got["value"] = array(gp, "the penalty")
-            got["graph"] = bool(gp.requires_grad)
             if gp.requires_grad and gp.numel() == 1:
                 try:
-                    (grad,) = torch.autograd.grad(gp.reshape(()), critic.w)
-                    got["grad"] = grad
+                    params = [critic.W, critic.c, critic.v, critic.d]
+                    grads = torch.autograd.grad(gp.reshape(()), params, allow_unused=True)
+                    got["grad"] = [torch.zeros_like(w) if g is None else g for w, g in zip(params, grads)]
                 except RuntimeError as exc:
                     got["grad_error"] = str(exc)[:300]
-        linear.append(got)
-    quad = _Quadratic()
-    x = tensor_in(challenge["quadratic"])
-    q = call("compute_gradient_penalty", gp_fn, quad, x, x.clone())
-    alpha_critic = _Quadratic().float()
-    n = challenge["alpha_samples"]
-    shape = tuple(challenge["shape"])
-    call("compute_gradient_penalty", gp_fn, alpha_critic, torch.zeros(n, *shape), torch.ones(n, *shape))
-    seen = alpha_critic.seen[-1] if alpha_critic.seen else torch.zeros(0)
-    return {"linear": linear, "quadratic_kind": kind(q),
-            "quadratic": array(q, "the penalty") if kind(q) == "tensor" else 0.0,
-            "interpolates": seen.reshape(len(seen), -1) if seen.numel() else seen}
+        cases.append(got)
+    return {"cases": cases}
