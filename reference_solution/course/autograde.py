@@ -96,6 +96,7 @@ class ScratchCourse:
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="autograde-")
         self.workdir = Path(workdir or self._tmp.name)
         self.courses = []
+        self.logs: list[str] = []  # nbgrader's whole log of every autograde run, in order
         for i in range(max(1, workers)):
             folder = self.workdir / f"course{i}"
             release = course.generate_in_scratch(self.root, assignment, folder)
@@ -199,6 +200,7 @@ class ScratchCourse:
         proc = subprocess.run(args, cwd=folder, env=env, capture_output=True, text=True,
                               timeout=BATCH_TIME_LIMIT)
         log = proc.stdout + proc.stderr
+        self.logs.append(log)
         set_aside = rejections(log)
         for sid in share:
             result = results[sid]

@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -139,44 +140,45 @@ def _structure(nb: dict) -> list[str]:
 
 
 def _nbgrader_cells(raw_cells: list[dict], cells: Mapping[str, CellSpec] | None) -> list[str]:
-    """The cells' nbgrader metadata, as ``CheckCellMetadata`` validates it, and against the
-    assignment: every metadata error nbgrader raises, on the cell it is on."""
+    """The cells' nbgrader metadata against the assignment, then as ``CheckCellMetadata``
+    validates it: the first problem of each cell, then grade ids used twice."""
     problems, ids = [], []
     for index, raw in enumerate(raw_cells):
-        metadata = raw.get("metadata", {})
-        if "nbgrader" not in metadata:
-            ids.append(None)
-            continue
-        meta = metadata["nbgrader"]
-        if not isinstance(meta, dict):
-            problems.append(f"cell {index}: its nbgrader metadata is {_kind(meta)}, not an object")
-            ids.append(None)
-            continue
-        grade_id = meta.get("grade_id")
+        meta = raw.get("metadata", {}).get("nbgrader")
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
         ids.append(grade_id)
-        label = f"cell {index} ({_short(repr(grade_id), 60)})" if isinstance(grade_id, str) else f"cell {index}"
-        if "schema_version" in meta and type(meta["schema_version"]) is not int:
-            problems.append(f"{label}: its nbgrader schema_version is {_short(repr(meta['schema_version']))}, "
-                            "expected 3")
-            continue
-        try:
-            _metadata_validator().validate_cell(nbformat.from_dict(raw))
-        except Exception as exc:  # noqa: BLE001 - SchemaTooOld/New, jsonschema errors, bad types
-            problems.append(f"{label}: nbgrader rejects its metadata ({_short(getattr(exc, 'message', exc))})")
-            continue
-        if cells is None or not (meta["grade"] or meta["solution"] or meta["locked"]):
-            continue  # nbgrader ignores a cell with none of the three
-        spec = cells.get(grade_id)
-        if spec is None:
-            problems.append(f"{label}: the assignment has no cell with this grade id")
-            continue
-        if raw.get("cell_type") != spec.cell_type:
-            problems.append(f"{label}: it is a {raw.get('cell_type')} cell, the assignment's is a "
-                            f"{spec.cell_type} cell")
-        if (bool(meta["grade"]), bool(meta["solution"])) != (spec.grade, spec.solution):
-            problems.append(f"{label}: marked grade={meta['grade']}, solution={meta['solution']}; the "
-                            f"assignment's is grade={spec.grade}, solution={spec.solution}")
+        if "nbgrader" in raw.get("metadata", {}):
+            label = f"cell {index}" + (f" ({_short(repr(grade_id), 60)})" if isinstance(grade_id, str) else "")
+            why = _cell_problem(raw, meta, cells)
+            if why:
+                problems.append(f"{label}: {why}")
     return problems + _duplicates(ids, "grade id")
+
+
+def _cell_problem(raw: dict, meta: object, cells: Mapping[str, CellSpec] | None) -> str | None:
+    if not isinstance(meta, dict):
+        return f"its nbgrader metadata is {_kind(meta)}, not an object"
+    spec = cells.get(meta.get("grade_id")) if cells is not None and isinstance(meta.get("grade_id"), str) else None
+    if spec is not None and raw.get("cell_type") != spec.cell_type:
+        return f"it is a {raw.get('cell_type')} cell, the assignment's is a {spec.cell_type} cell"
+    if "schema_version" in meta and type(meta["schema_version"]) is not int:
+        return f"its nbgrader schema_version is {_short(repr(meta['schema_version']))}, expected 3"
+    try:
+        _metadata_validator().validate_cell(nbformat.from_dict(raw))
+    except Exception as exc:  # noqa: BLE001 - SchemaTooOld/New, jsonschema errors, bad types
+        message = str(getattr(exc, "message", exc))
+        source = raw.get("source")
+        for quoted in {str(source), "".join(source) if isinstance(source, list) else str(source)}:
+            message = message.replace(": " + quoted, "")  # some messages quote the whole cell
+        return f"nbgrader rejects its metadata ({_short(message)})"
+    if cells is None or not (meta["grade"] or meta["solution"] or meta["locked"]):
+        return None  # nbgrader ignores a cell with none of the three
+    if spec is None:
+        return "the assignment has no cell with this grade id"
+    if (bool(meta["grade"]), bool(meta["solution"])) != (spec.grade, spec.solution):
+        return (f"marked grade={meta['grade']}, solution={meta['solution']}; the assignment's is "
+                f"grade={spec.grade}, solution={spec.solution}")
+    return None
 
 
 def read_submitted(path: Path, max_bytes: int) -> tuple[bytes, list[str]]:
@@ -187,12 +189,15 @@ def read_submitted(path: Path, max_bytes: int) -> tuple[bytes, list[str]]:
     except OSError as exc:
         why = "it is a symbolic link" if path.is_symlink() else f"it cannot be read ({exc.strerror})"
         return b"", [why]
-    with os.fdopen(fd, "rb") as f:
-        if not Path(path).is_file():
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a folder, a pipe, a device
             return b"", ["it is not a regular file"]
-        raw = f.read(max_bytes + 1)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read(max_bytes + 1)
+    finally:
+        os.close(fd)
     if len(raw) > max_bytes:
-        return b"", [f"the file is over {max_bytes / 2**20:g} MiB (outputs are not graded: clear them)"]
+        return b"", [f"the file is over {max_bytes / 2**20:.3g} MiB (outputs are not graded: clear them)"]
     return raw, []
 
 
