@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,11 @@ def attempt(key, fn):
 attempt("import_package", lambda: __import__("reference_solution") and "imported")
 attempt("list_course", lambda: sorted(os.listdir(sys.argv[1])))
 attempt("write_course", lambda: open(os.path.join(sys.argv[1], "pwned"), "w").write("x"))
-if sys.argv[4] == "jailed":  # unjailed, this would really write into the host's /
+if sys.argv[4] == "jailed":  # unjailed, this would really write into the host's / and /dev
     attempt("write_root", lambda: open("/pwned", "w").write("x"))
+    attempt("write_dev", lambda: open("/dev/pwned", "w").write("x"))
+    attempt("write_shm", lambda: open("/dev/shm/x", "w").write("x"))
+    attempt("shm_bytes", lambda: os.statvfs("/dev/shm").f_blocks * os.statvfs("/dev/shm").f_frsize)
 attempt("see_repo_top", lambda: sorted(os.listdir(sys.argv[5])))
 attempt("see_repo", lambda: sorted(os.listdir(sys.argv[6])))
 attempt("write_home", lambda: open(os.path.expanduser("~/note"), "w").write("x"))
@@ -98,6 +102,9 @@ def test_jail_allows_only_its_own_folders_and_no_network(tmp_path):
     for key in ("write_home", "write_cwd", "write_outbox"):
         assert out[key][0] == "ok", key
     assert out["write_inbox"][0] == "error"  # challenges are read-only in the jail
+    # /dev is read-only; its /dev/shm is a tmpfs of the jail's /tmp size (no unsized folder)
+    assert out["write_dev"][0] == "error" and out["write_shm"][0] == "ok"
+    assert out["shm_bytes"] == ["ok", Limits().tmp_bytes]
     assert out["network"][0] == "error"
     assert out["cwd"] == ["ok", jail.cwd_inside]
     assert (tmp_path / "grading" / "work" / "note.txt").is_file()
@@ -160,3 +167,103 @@ def test_environment_of_the_kernel_names_no_grader_path(tmp_path):
               and (e == REPO or REPO in e.parents)]
     assert not inside
     assert os.environ.get("HOME", "") not in env.values() or os.environ.get("HOME") == sandbox.JAIL_HOME
+
+
+# -- the disk quota of the host folders the jail can write ----------------------------------------
+
+WRITER = r"""
+import os, sys, time
+chunk = os.urandom(1 << 20)
+for i in range(int(sys.argv[2])):
+    if sys.argv[1] == "bytes":  # 1 MiB files, at most about 200 MiB/s
+        with open(f"f{i}", "wb") as f:
+            f.write(chunk)
+        time.sleep(0.005)
+    else:  # empty files, as fast as it can
+        os.close(os.open(f"e{i}", os.O_CREAT | os.O_WRONLY))
+print("finished", flush=True)
+"""
+
+
+def _folders(tmp_path: Path) -> dict[str, Path]:
+    folders = {name: tmp_path / name for name in ("work", "in", "out", "sockets")}
+    for folder in folders.values():
+        folder.mkdir()
+    return folders
+
+
+def _jail(tmp_path: Path, limits: Limits, use_bwrap: bool = True) -> Jail:
+    f = _folders(tmp_path)
+    return Jail(workdir=f["work"], inbox=f["in"], outbox=f["out"], sockets=f["sockets"], limits=limits,
+                use_bwrap=use_bwrap)
+
+
+def _kill_tree(pid: int) -> None:
+    """What the executor's watchdog does: kill the jail's whole process tree."""
+    import psutil
+
+    root = psutil.Process(pid)
+    for p in reversed([root, *root.children(recursive=True)]):
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+
+
+@JAILED
+@pytest.mark.parametrize("mode", ["bytes", "files"])
+def test_a_jailed_writer_past_the_disk_quota_is_caught_and_killed(tmp_path, mode):
+    jail = _jail(tmp_path, Limits(disk_bytes=16 * 2**20, disk_entries=1000))
+    count = 512 if mode == "bytes" else 200_000
+    proc = subprocess.Popen(jail.command([sys.executable, "-c", WRITER, mode, str(count)]), cwd=jail.workdir,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reason, checks = None, []
+    deadline = time.monotonic() + 60
+    while reason is None and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.25)  # the watchdog's period
+        started = time.perf_counter()
+        reason = jail.over_quota()
+        checks.append(time.perf_counter() - started)
+    if reason is not None:
+        _kill_tree(proc.pid)
+    out, err = proc.communicate(timeout=30)
+    assert reason is not None and "finished" not in out, (out, err[-2000:])
+    assert ("MiB" if mode == "bytes" else "files and folders") in reason
+    assert proc.returncode != 0
+    usage = jail.disk_usage()
+    # stopped long before it was done: at most a poll period of writing past the quota
+    assert not usage.complete and max(checks) < 0.5, (usage, checks)
+    written = sum(p.stat().st_size for p in jail.workdir.iterdir())
+    assert written < 128 * 2**20 if mode == "bytes" else len(os.listdir(jail.workdir)) < count
+
+
+def test_a_tree_of_many_tiny_files_costs_one_bounded_count(tmp_path):
+    jail = _jail(tmp_path, Limits(disk_entries=1000), use_bwrap=False)
+    many = jail.outbox / "many"
+    many.mkdir()
+    for i in range(20_000):
+        os.close(os.open(many / str(i), os.O_CREAT | os.O_WRONLY))
+    started = time.perf_counter()
+    reason = jail.over_quota()
+    seconds = time.perf_counter() - started
+    assert reason and "more than 1000 files and folders" in reason
+    usage = jail.disk_usage()
+    assert usage.entries == 1001 and not usage.complete  # stopped at the bound, not at the end
+    assert seconds < 0.5, seconds
+
+
+def test_disk_usage_counts_every_writable_folder_and_follows_no_link(tmp_path):
+    jail = _jail(tmp_path, Limits(disk_bytes=2**20, disk_entries=100, disk_depth=8), use_bwrap=False)
+    assert jail.over_quota() is None and jail.disk_usage() == sandbox.DiskUsage(0, 0, 0, True)
+    (jail.outbox / "r.json").write_bytes(b"x" * 300_000)
+    (jail.sockets / "usr").symlink_to("/usr")  # not followed: /usr would be far over the quota
+    with open(jail.workdir / "sparse", "wb") as f:  # a hole fills no disk
+        f.truncate(2**40)
+    usage = jail.disk_usage()
+    assert usage.complete and usage.entries == 3 and 300_000 <= usage.bytes < 2**20, usage
+    (jail.sockets / "more").write_bytes(b"x" * 800_000)
+    assert "more than 1 MiB" in jail.over_quota()
+    (jail.sockets / "more").unlink()
+    deep = jail.workdir.joinpath(*["d"] * 10)
+    deep.mkdir(parents=True)
+    assert "nest deeper than 8 levels" in jail.over_quota()
