@@ -60,7 +60,7 @@ class Limits:
     open_files: int = 1024  # open file descriptors per process
     tmp_bytes: int = 2 * 2**30  # size of the jail's private /tmp
     disk_bytes: int = 2 * 2**30  # what the host folders it writes (work, outbox, sockets) may hold together
-    disk_entries: int = 10_000  # files, folders and links those folders may hold together
+    disk_entries: int = 5_000  # files, folders and links those folders may hold together (about 7 us each to count)
     disk_depth: int = 64  # folders nested deeper than this are over quota (the count holds one fd per level)
 
 
