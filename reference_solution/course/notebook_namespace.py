@@ -99,6 +99,7 @@ def _score(ns: dict, source: str) -> None:
     try:
         torch.manual_seed(0)
         ns["clf"] = ns["Classifier"](size=GRADING_DATA["size"])
+        ns["In"].append(source)
         exec(compile(source, "<wgan_anomalies:scoring_code>", "exec"), ns)  # noqa: S102
     except Exception:  # noqa: BLE001 - the scoring check then fails, as in the notebook
         for name in ("probs", "threshold", "idx_anomalies", "ds_test"):

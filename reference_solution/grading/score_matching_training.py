@@ -1,5 +1,13 @@
 """Hidden checks of the training side of ``score_matching``: hyperparameters, the score network,
-the training loop and the trained sampler (samples compared with the moons here)."""
+the training loop and the trained sampler.
+
+The training checks train the grader's own score network (``probes/grader_models.py``), started
+from secret weights, on two moons moved by a secret rotation, shift and bend; the weights come
+back and the grader measures them itself: the denoising loss on points the kernel never saw,
+and samples it draws with its own Langevin sampler (the notebook's ``NUM_STEPS`` and ``ETA``),
+which are bent back and compared with the moons. No stored set of samples, and no network
+trained beforehand on the usual moons, fits a secret bend.
+"""
 
 from __future__ import annotations
 
@@ -16,27 +24,34 @@ from ..score_matching.sample_quality import (
     MOONS_DISTANCE_THRESHOLD,
     sample_quality,
 )
-from .protocol import Check
+from . import expect
+from .protocol import Check, Context, probe_scope
 
 MAX_STEPS = 10_000  # Langevin steps of the sampling check (grading budget)
+MAX_EPOCHS = 1000  # of the sampling check's training (grading budget)
+HIDDEN = 128  # the grader's score network
+CENTRE = np.array([0.5, 0.25])  # of the two moons
 
 
 def _seed(rng) -> int:
     return int(rng.integers(1 << 62))
 
 
-def hyperparameters_challenge(rng, folder: Path) -> dict:
+def hyperparameters_challenge(rng, folder: Path, context: Context) -> dict:
     return {"names": ["BATCH_SIZE", "EPOCHS", "LR", "HIDDEN_SIZE", "SIGMA"]}
 
 
 def hyperparameters_within_the_seed_bounds(challenge: dict, result: dict) -> None:
     """The hyperparameters lie within the bounds: EPOCHS > 50, LR > 1e-3, HIDDEN_SIZE > 32, 0.01 < SIGMA < 1."""
-    for name in ("BATCH_SIZE", "EPOCHS", "HIDDEN_SIZE"):
-        assert result[name]["kind"] == "int", f"{name} should be an int, got {result[name]['kind']}"
-    for name in ("LR", "SIGMA"):
-        assert result[name]["kind"] in ("int", "float") and math.isfinite(result[name]["value"]), (
-            f"{name} should be a finite number, got {result[name]['kind']}")
-    value = {k: v["value"] for k, v in result.items()}
+    value = {}
+    for name in challenge["names"]:
+        got = expect.entry(result, name)
+        kind = expect.entry(got, "kind", f"the type of {name}")
+        if name in ("BATCH_SIZE", "EPOCHS", "HIDDEN_SIZE"):
+            assert kind == "int", f"{name} should be an int, got {kind}"
+        else:
+            assert kind in ("int", "float"), f"{name} should be a number, got {kind}"
+        value[name] = expect.number(expect.entry(got, "value", name), name)
     assert value["BATCH_SIZE"] >= 1, "BATCH_SIZE should be positive"
     assert value["EPOCHS"] > 50, "EPOCHS should be greater than 50"
     assert value["LR"] > 1e-3, "LR should be greater than 1e-3"
@@ -44,70 +59,157 @@ def hyperparameters_within_the_seed_bounds(challenge: dict, result: dict) -> Non
     assert 0.01 < value["SIGMA"] < 1.0, "SIGMA should lie strictly between 0.01 and 1"
 
 
-def network_challenge(rng, folder: Path) -> dict:
-    return {"xs": [rng.standard_normal((b, 2)).astype(np.float32) for b in (1, 7, 64)]}
+# ---- the grader's moons and network ----------------------------------------------------------
+
+def bend(rng) -> dict:
+    """A secret rotation (up to 25 degrees), shift and quadratic bend of the moons."""
+    return {"angle": float(rng.uniform(-0.44, 0.44)), "shift": rng.uniform(-0.15, 0.15, 2),
+            "kappa": float(rng.uniform(0.1, 0.25)) * float(rng.choice([-1, 1]))}
 
 
-def score_network_maps_points_to_scores(challenge: dict, result: dict) -> None:
-    """score_model maps a batch of 2-D points (B, 2) to 2-D score vectors (B, 2)."""
-    for x, run in zip(challenge["xs"], result["runs"]):
-        assert run["kind"] == "tensor", f"score_model(x) should return a tensor, got {run['kind']}"
-        out = np.asarray(run["out"])
-        assert out.shape == (len(x), 2), f"score_model on ({len(x)}, 2) returned {tuple(out.shape)}"
-        assert out.dtype == np.float32, f"score_model returned {out.dtype}"
-        assert np.isfinite(out).all(), "score_model returned non-finite values"
-        assert run["graph"], "the output should depend on the trainable parameters"
+def _rotation(angle: float) -> np.ndarray:
+    return np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
 
 
-def training_challenge(rng, folder: Path) -> dict:
-    train, _, _, _ = make_moons_data(800, seed=int(rng.integers(1 << 31)))
-    return {"seed": _seed(rng), "points": train[:640], "epochs": 3}
+def bent(points: np.ndarray, t: dict) -> np.ndarray:
+    u = (np.asarray(points, dtype=np.float64) - CENTRE) @ _rotation(t["angle"]).T
+    u[:, 1] += t["kappa"] * u[:, 0] ** 2
+    return u + CENTRE + t["shift"]
+
+
+def unbent(points: np.ndarray, t: dict) -> np.ndarray:
+    u = np.asarray(points, dtype=np.float64) - CENTRE - t["shift"]
+    u[:, 1] -= t["kappa"] * u[:, 0] ** 2
+    return u @ _rotation(t["angle"]) + CENTRE
+
+
+def _network_challenge(rng, count: int, test: int) -> dict:
+    import torch
+
+    t = bend(rng)
+    train, _, held, _ = make_moons_data(count + test * 5 // 4, seed=int(rng.integers(1 << 31)))
+    points = bent(np.concatenate([train, held])[: count + test], t).astype(np.float32)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(_seed(rng))
+        net = probe_scope()["GraderScoreNet"](HIDDEN)
+    return {"seed": _seed(rng), "points": points[:count], "test": test, "hidden": HIDDEN,
+            "network": {k: v.numpy().copy() for k, v in net.state_dict().items()},
+            "_bend": t, "_held_out": points[count:]}
+
+
+def _network(challenge: dict, result: dict):
+    import torch
+
+    got = expect.entry(result, "network", "the score network's weights")
+    own = challenge["network"]
+    assert isinstance(got, dict) and set(got) == set(own), "the weights that came back are not the grader's network's"
+    net = probe_scope()["GraderScoreNet"](HIDDEN)
+    net.load_state_dict({k: torch.from_numpy(expect.array(got[k], k, shape=own[k].shape, kinds="f").copy())
+                         for k in own})
+    return net
+
+
+def dsm_loss(net, points: np.ndarray, sigma: float, draws: int = 20, seed: int = 0) -> float:
+    """The denoising score-matching loss of ``net`` on ``points``, averaged over ``draws`` noises."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.from_numpy(np.asarray(points, dtype=np.float32)).repeat(draws, 1)
+    eps = torch.randn(x.shape, generator=g)
+    with torch.no_grad():
+        return float(((net(x + sigma * eps) + eps / sigma) ** 2).mean(dim=0).sum())
+
+
+def training_challenge(rng, folder: Path, context: Context) -> dict:
+    return {**_network_challenge(rng, 640, 128), "epochs": 3, "sigma": 0.3}
+
+
+MIN_LOSS_DROP = 0.05  # relative drop of the held-out DSM loss after 3 short epochs
 
 
 def training_loop_updates_the_model(challenge: dict, result: dict) -> None:
-    """train_model updates the model, steps the scheduler once per epoch and returns per-epoch losses."""
+    """train_model trains the model (the grader measures its loss on points it kept), steps the scheduler once per epoch and returns per-epoch losses."""  # noqa: E501
     epochs = challenge["epochs"]
-    assert result["changed"], "train_model should update the score model's parameters"
-    assert result["scheduler_steps"] == epochs, (
-        f"the scheduler should step once per epoch ({epochs} epochs), it stepped {result['scheduler_steps']} times")
-    assert result["kind"] == "dict", "train_model should return a dict of loss histories"
+    net = _network(challenge, result)
+    start = probe_scope()["GraderScoreNet"](HIDDEN)
+    import torch
+
+    start.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in challenge["network"].items()})
+    before = dsm_loss(start, challenge["_held_out"], challenge["sigma"])
+    after = dsm_loss(net, challenge["_held_out"], challenge["sigma"])
+    assert after < before * (1 - MIN_LOSS_DROP), (
+        f"train_model did not train the model: its denoising loss on held-out points went from {before:.3f} "
+        f"to {after:.3f} (should fall by at least {MIN_LOSS_DROP:.0%}); does every batch step the optimizer?")
+    steps = expect.integer(expect.entry(result, "scheduler_steps"), "the scheduler's steps")
+    assert steps == epochs, f"the scheduler should step once per epoch ({epochs} epochs), it stepped {steps} times"
+    assert expect.entry(result, "kind") == "dict", "train_model should return a dict of loss histories"
     for key in ("train_losses", "test_losses"):
-        assert key in result, f"the returned dict should have a {key!r} entry"
-        values = result[key]
-        assert len(values) == epochs, f"{key} should hold one value per epoch"
-        assert all(math.isfinite(v) for v in values), f"{key} should hold finite numbers"
+        values = expect.entry(result, key, f"a {key!r} entry in the returned dict")
+        assert isinstance(values, list) and len(values) == epochs, f"{key} should hold one value per epoch"
+        for v in values:
+            expect.number(v, f"a value of {key}")
 
 
-def sampling_challenge(rng, folder: Path) -> dict:
-    return {"seed": _seed(rng), "max_steps": MAX_STEPS}
+def sampling_challenge(rng, folder: Path, context: Context) -> dict:
+    return {**_network_challenge(rng, 4000, 1000), "max_steps": MAX_STEPS, "max_epochs": MAX_EPOCHS,
+            "_start_seed": _seed(rng)}
+
+
+def langevin(net, count: int, steps: int, eta: float, seed: int):
+    """The grader's own sampler: ``steps`` Langevin steps from U[-1, 1]^2."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    x = 2 * torch.rand(count, 2, generator=g) - 1
+    with torch.no_grad():
+        for _ in range(steps):
+            x = x + eta / 2 * net(x) + math.sqrt(eta) * torch.randn(x.shape, generator=g)
+    return x.numpy()
+
+
+def sampled(challenge: dict, result: dict) -> np.ndarray:
+    """The samples the grader draws from the returned network, bent back onto the usual moons."""
+    values = expect.entry(result, "values", "the sampling settings")
+    steps = expect.number(expect.entry(values, "NUM_STEPS"), "NUM_STEPS")
+    eta = expect.number(expect.entry(values, "ETA"), "ETA")
+    assert steps == int(steps) and 1 <= steps <= challenge["max_steps"], (
+        f"NUM_STEPS should be an integer between 1 and {challenge['max_steps']} (grading budget)")
+    assert 0 < eta <= 1, "ETA should be a positive step size of at most 1"
+    net = _network(challenge, result)
+    samples = langevin(net, 2000, int(steps), eta, challenge["_start_seed"])
+    return unbent(samples, challenge["_bend"])
 
 
 def samples_land_near_the_moons(challenge: dict, result: dict) -> None:
-    """Samples of the trained matcher land on the moons' shape and reach both moons (at least 20% on each)."""
-    assert result["kind"] == "tensor", f"matcher.sample should return a tensor, got {result['kind']}"
-    samples = np.asarray(result["samples"], dtype=np.float64)
-    assert samples.shape == (2000, 2), f"sample(2000) returned shape {samples.shape}"
-    q = sample_quality(samples)
+    """Trained by your train_model and DenoisingScoreMatcher with your settings, the grader's network samples (with your NUM_STEPS and ETA) land on secretly bent moons and reach both (at least 20% on each)."""  # noqa: E501
+    q = sample_quality(sampled(challenge, result))
     assert q.lost_share <= MAX_LOST_SHARE, (
         f"{q.lost_share:.1%} of the samples ended farther than {LOST_DISTANCE} from the moons (or not "
-        f"finite); at most {MAX_LOST_SHARE:.0%} may. Check the Langevin update and the training.")
+        f"finite); at most {MAX_LOST_SHARE:.0%} may. Check the training and the Langevin settings.")
     assert q.distance < MOONS_DISTANCE_THRESHOLD, (
         f"samples are too far from the moons' shape: sliced-Wasserstein distance {q.distance:.3f} "
         f"(each sample against the moon it lies nearest to), needed below {MOONS_DISTANCE_THRESHOLD}. "
         "Check the training and the Langevin settings (enough steps for the chain to reach the "
-        "moons, a small enough eta and SIGMA).")
+        "moons, a small enough ETA and SIGMA).")
     assert q.smaller_share >= MIN_MOON_SHARE, (
         f"the samples do not reach both moons: only {q.smaller_share:.0%} lie nearest one of them; "
         f"each should hold at least {MIN_MOON_SHARE:.0%} (the data: 50%).")
 
 
+def network_challenge(rng, folder: Path, context: Context) -> dict:
+    return {"xs": [rng.standard_normal((b, 2)).astype(np.float32) for b in (1, 7, 64)]}
+
+
 CHECKS = [
     Check("hyperparameters_within_the_seed_bounds", "score_matching.hyperparameters",
-          hyperparameters_challenge, hyperparameters_within_the_seed_bounds, seconds=20),
-    Check("score_network_maps_points_to_scores", "score_matching.score_network", network_challenge,
-          score_network_maps_points_to_scores, seconds=30),
+          hyperparameters_challenge, hyperparameters_within_the_seed_bounds, seconds=20,
+          trusts="the values the kernel reports (a value is its own answer; the sampling check trains with "
+                 "the same values)"),
     Check("training_loop_updates_the_model", "score_matching.training", training_challenge,
-          training_loop_updates_the_model, seconds=120),
+          training_loop_updates_the_model, seconds=120,
+          trusts="the scheduler's step count and the returned histories (the training itself is measured here)"),
     Check("samples_land_near_the_moons", "score_matching.sampling", sampling_challenge,
-          samples_land_near_the_moons, seconds=240),
+          samples_land_near_the_moons, seconds=240,
+          trusts="which EPOCHS, LR, SIGMA, BATCH_SIZE, NUM_STEPS and ETA the notebook holds (the samples are "
+                 "drawn here from the weights that came back)"),
 ]

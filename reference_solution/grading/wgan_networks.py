@@ -190,6 +190,16 @@ def gradient_penalty_matches_a_known_critic(challenge: dict, result: dict) -> No
             assert p > P_MIN, f"alpha should be drawn from U(0, 1) independently for every sample (p = {p:.2g})"
 
 
+def classifier_challenge(rng, folder: Path) -> dict:
+    return _scores_challenge(rng, [{"size": s, "n": 9, "modes": ["train", "eval"], "batches": [2, 9, 1, 4]}
+                                   for s in (32, 16)])
+
+
+def classifier_outputs_one_logit_per_sample(challenge: dict, result: dict) -> None:
+    """The classifier maps (N, 2, size, size) to (N, 1) unbounded logits."""
+    _check_scores(challenge, result, "classifier")
+
+
 CHECKS = [
     Check("generator_maps_latents_to_unit_interval_images", "wgan_networks.generator",
           generator_challenge, generator_maps_latents_to_unit_interval_images, seconds=120),
@@ -199,4 +209,6 @@ CHECKS = [
           optimizers_cover_each_network, seconds=30),
     Check("gradient_penalty_matches_a_known_critic", "wgan_networks.penalty", penalty_challenge,
           gradient_penalty_matches_a_known_critic, seconds=60),
+    Check("classifier_outputs_one_logit_per_sample", "wgan_networks.classifier", classifier_challenge,
+          classifier_outputs_one_logit_per_sample, seconds=60),
 ]

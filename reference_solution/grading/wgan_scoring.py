@@ -1,169 +1,231 @@
-"""Hidden checks of Parts 4 and 5 of ``wgan_anomalies``: the classifier, its training, the scores.
+"""Hidden checks of Parts 4 and 5 of ``wgan_anomalies``: the classifier's training and the scores.
 
-The classifier's training runs with toy generators whose outputs the grader can recompute: a
-batch-norm generator (in eval mode its rows are a fixed function of ``z``; in train mode they
-are not) and a generator whose pixels encode ``|z|`` (so the sign of what a linear classifier
-learned tells which class it calls anomalous).
+``train_classifier`` trains the grader's linear classifier, started from secret weights, on the
+grader's toy generators: a batch-norm generator (in eval mode its rows are a fixed function of
+``z``; in train mode they are not) and a generator whose pixels encode ``|z|``. The weights that
+come back are judged here on secret latents: the trained classifier must tell typical from
+anomalous ones, and its weights outside the mask must not have moved. The scoring cell is run
+again in the kernel on secret days with a secret classifier, whose probabilities the grader
+computes itself.
 """
 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-from ..coursekit.stratosphere import disk_mask, generate
-from .protocol import PROBES_DIR, Check, runner_source
-from .wgan_dataset import GRADING_DATA
-from .wgan_networks import _check_scores, _scores_challenge
+from ..coursekit.stratosphere import disk_mask
+from . import expect
+from .protocol import PROBES_DIR, Check, Context, probe_scope
 
 LATENT = 128
 Q98 = float(stats.chi.ppf(0.98, LATENT))
 MAX_CALLS = 64  # generator calls and classifier inputs sent back
+SIZE = 8  # the toy generators' image size
 
 
 def _seed(rng) -> int:
     return int(rng.integers(1 << 62))
 
 
-@lru_cache(maxsize=1)
-def _probe_classes() -> dict:
-    """The probe's own toy models (our code, not the student's), to recompute what they output."""
-    scope: dict = {}
-    exec(runner_source(PROBES_DIR / "wgan_scoring.py"), scope)  # noqa: S102 - our probe source
-    return scope
-
-
-def classifier_challenge(rng, folder: Path) -> dict:
-    return _scores_challenge(rng, [{"size": s, "n": 9, "modes": ["train", "eval"], "batches": [2, 9, 1, 4]}
-                                   for s in (32, 16)])
-
-
-def classifier_outputs_one_logit_per_sample(challenge: dict, result: dict) -> None:
-    """The classifier maps (N, 2, size, size) to (N, 1) unbounded logits."""
-    _check_scores(challenge, result, "classifier")
+def _classifier(rng, inside: np.ndarray) -> dict:
+    """Secret initial weights of the linear classifier: non-zero everywhere (so an unmasked input
+    moves the weights outside the mask) and wrong to start with (an untrained classifier scores
+    anomalous latents lower than typical ones)."""
+    w = rng.normal(0, 0.005, 2 * inside.size)
+    w[np.tile(inside.reshape(-1) > 0, 2)] -= 0.003  # a few Adam steps of lr 1e-3 turn it around
+    return {"w": w.astype(np.float32), "b": np.array(0.0, np.float32)}
 
 
 def _training_challenge(kind: str):
-    def challenge(rng, folder: Path) -> dict:
+    def challenge(rng, folder: Path, context: Context) -> dict:
         import torch
 
+        mask = disk_mask(SIZE)
         out = {"generator": kind, "latent": LATENT, "q": Q98, "seed": _seed(rng), "batch_size": 32,
-               "batches": 3 if kind == "bn" else 8, "epochs": 2, "max_calls": MAX_CALLS,
-               "mask": disk_mask(8)}
+               "batches": 4 if kind == "bn" else 8, "epochs": 2, "max_calls": MAX_CALLS, "mask": mask,
+               "classifier": _classifier(rng, mask), "_eval_z": _eval_latents(rng, 400)}
         if kind == "bn":
-            torch.manual_seed(_seed(rng))
-            gen = _probe_classes()["BNGenerator"](LATENT)
-            gen.train()
-            with torch.no_grad():  # non-trivial running statistics, so an update would show
-                gen(torch.randn(64, LATENT))
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(_seed(rng))
+                gen = probe_scope(PROBES_DIR / "wgan_scoring.py")["BNGenerator"](LATENT, Q98)
+                gen.train()
+                with torch.no_grad():  # non-trivial running statistics, so an update would show
+                    gen(torch.randn(64, LATENT))
             out["state"] = {k: v.numpy().copy() for k, v in gen.state_dict().items()}
         return out
     return challenge
 
 
+def _eval_latents(rng, n: int) -> np.ndarray:
+    """Half typical latents (norms 1 to 2 below q, where the Gaussian scheme's typical class lives
+    and the ball scheme's lies on the right side), half anomalous (between q and q 2^(1/n))."""
+    d = rng.standard_normal((n, LATENT))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    radius = np.concatenate([Q98 - rng.uniform(1.0, 2.0, n // 2), Q98 * (1 + rng.uniform(0.1, 1.0, n - n // 2)
+                                                                       * (2 ** (1 / LATENT) - 1))])
+    return (d * radius[:, None]).astype(np.float32)
+
+
+def _accuracy(challenge: dict, result: dict) -> float:
+    """How well the returned classifier tells the secret typical latents from the anomalous ones,
+    measured here on the grader's generator in eval mode, masked."""
+    import torch
+
+    scope = probe_scope(PROBES_DIR / "wgan_scoring.py")
+    if challenge["generator"] == "bn":
+        gen = scope["BNGenerator"](LATENT, Q98)
+        gen.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in challenge["state"].items()})
+    else:
+        gen = scope["NormGenerator"](LATENT, Q98)
+    gen.eval()
+    weights = _classifier_weights(challenge, result)
+    z = torch.from_numpy(np.array(challenge["_eval_z"]))
+    with torch.no_grad():
+        x = (gen(z) * torch.from_numpy(challenge["mask"])).reshape(len(z), -1).double()
+        logits = x @ torch.from_numpy(weights["w"].astype(np.float64)).reshape(-1) + float(weights["b"])
+    labels = np.arange(len(z)) >= len(z) // 2
+    return float(((logits.numpy() > 0) == labels).mean())
+
+
+def _classifier_weights(challenge: dict, result: dict) -> dict[str, np.ndarray]:
+    got = expect.entry(result, "classifier", "the classifier's weights")
+    n = challenge["classifier"]["w"].size
+    assert isinstance(got, dict) and set(got) == {"1.weight", "1.bias"}, "the classifier's weights are not its own"
+    return {"w": expect.array(got["1.weight"], "the classifier's weight", shape=(1, n)).reshape(-1),
+            "b": expect.array(got["1.bias"], "the classifier's bias", shape=(1,))[0]}
+
+
 def _returned(challenge: dict, result: dict) -> None:
-    values = result["returned"]
-    assert result["returned_kind"] in ("list", "tuple") and len(values) == challenge["epochs"], (
-        "train_classifier should return the validation loss history, one value per epoch")
-    assert all(math.isfinite(v) for v in values), "validation losses should be finite numbers"
+    values = expect.entry(result, "returned", "validation losses")
+    assert expect.entry(result, "returned_kind") in ("list", "tuple") and isinstance(values, list) \
+        and len(values) == challenge["epochs"], "train_classifier should return the validation loss history, one value per epoch"  # noqa: E501
+    for v in values:
+        expect.number(v, "a validation loss")
+
+
+def _latents(result: dict) -> np.ndarray:
+    calls = expect.entry(result, "calls_z", "the generator's latents")
+    assert isinstance(calls, list) and calls, "train_classifier should make its training data with the generator"
+    return np.concatenate([expect.array(z, "latents", shape=(None, LATENT), kinds="f").astype(np.float64)
+                           for z in calls])
+
+
+MIN_ACCURACY = 0.9
+
+
+def _learned(challenge: dict, result: dict) -> float:
+    weights = _classifier_weights(challenge, result)
+    init = challenge["classifier"]
+    assert not (np.array_equal(weights["w"], init["w"].reshape(-1)) and float(weights["b"]) == float(init["b"])), (
+        "train_classifier should update the classifier")
+    return _accuracy(challenge, result)
 
 
 def classifier_training_keeps_the_generator_frozen(challenge: dict, result: dict) -> None:
-    """train_classifier leaves the generator's weights and batch-norm statistics unchanged and runs it in eval mode."""
+    """train_classifier leaves the generator's weights and batch-norm statistics unchanged, runs it in eval mode, and the classifier it trains works on it."""  # noqa: E501
     import torch
 
-    assert result["n_calls"] > 0, "train_classifier should make its training data with the generator"
+    _latents(result)
+    state = expect.entry(result, "generator_state", "the generator's state")
     for key, value in challenge["state"].items():
-        got = np.asarray(result["generator_state"][key])
-        assert got.shape == value.shape and np.array_equal(got, value), (
-            f"the generator changed during classifier training ({key})")
-    assert not any(result["calls_training"]), "the generator should run in eval mode"
-    gen = _probe_classes()["BNGenerator"](LATENT)
+        got = expect.array(expect.entry(state, key), f"the generator's {key}", shape=value.shape, finite=False)
+        assert np.array_equal(got, value), f"the generator changed during classifier training ({key})"
+    flags = expect.entry(result, "calls_training", "the generator's modes")
+    assert isinstance(flags, list) and not any(expect.flag(f, "a mode") for f in flags), "the generator should run in eval mode"
+    gen = probe_scope(PROBES_DIR / "wgan_scoring.py")["BNGenerator"](LATENT, Q98)
     gen.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in challenge["state"].items()})
     gen.eval()
     mask = torch.from_numpy(challenge["mask"])
     with torch.no_grad():
         rows = torch.cat([gen(torch.from_numpy(np.array(z, dtype=np.float32))) for z in result["calls_z"]])
     # masked or not (the mask is the other check's business): rows of G(z) in eval mode
-    expected = torch.cat([rows * mask, rows]).reshape(2 * len(rows), -1).double()  # (2R, 128)
-    for x in result["seen"]:
-        x = torch.from_numpy(np.array(x, dtype=np.float32)).reshape(len(x), -1)
-        distance = torch.cdist(x.double(), expected).min(dim=1).values
+    expected = torch.cat([rows * mask, rows]).reshape(2 * len(rows), -1).double()
+    seen = expect.entry(result, "seen", "the classifier's inputs")
+    assert isinstance(seen, list) and seen, "the classifier was never called"
+    for x in seen:
+        x = torch.from_numpy(expect.array(x, "a classifier input", shape=(None, 2, SIZE, SIZE)).astype(np.float64))
+        distance = torch.cdist(x.reshape(len(x), -1), expected).min(dim=1).values
         assert float(distance.max()) < 1e-4, (
             "the classifier saw states the generator makes only in train mode (batch statistics): "
             "put the generator in eval mode, masked outputs of G(z)")
-    before, after = result["classifier_before"], result["classifier_after"]
-    assert any(not np.array_equal(np.asarray(before[k]), np.asarray(after[k])) for k in before), (
-        "train_classifier should update the classifier")
+    accuracy = _learned(challenge, result)
+    assert accuracy >= MIN_ACCURACY, (
+        f"the trained classifier tells typical from anomalous latents of this generator in only {accuracy:.0%} "
+        f"of secret cases (needed {MIN_ACCURACY:.0%})")
     _returned(challenge, result)
 
 
 def classifier_trains_on_balanced_masked_batches(challenge: dict, result: dict) -> None:
     """train_classifier trains on masked generated batches, half of their latents outside q_0.98, labelled 1 there."""
-    z = np.concatenate([np.asarray(c, dtype=np.float64) for c in result["calls_z"]]) if result["calls_z"] else np.zeros((0, LATENT))  # noqa: E501
-    assert len(z) and z.shape[1] == LATENT, "latents should have latent_dim components"
+    z = _latents(result)
     share = float((np.linalg.norm(z, axis=1) > Q98).mean())
     sd = math.sqrt(0.25 / len(z))
     assert abs(share - 0.5) < max(5 * sd, 0.05), (
         f"{share:.0%} of the latents are anomalous (norm above the 98% chi quantile); balanced "
         "batches should hold about 50%")
-    assert result["seen"], "the classifier was never called"
-    outside = challenge["mask"] == 0
-    worst = max(float(np.abs(np.asarray(x)[:, :, outside]).max()) for x in result["seen"])
-    assert worst == 0.0, "the classifier should see generated states multiplied by the mask"
-    w = np.asarray(result["classifier_after"]["net.1.weight"], dtype=np.float64).reshape(-1)
-    slope = float(w @ np.tile(challenge["mask"].reshape(-1), 2))
-    assert slope > 0, (
-        "after training, the classifier's logit should grow with |z| (states from outside the "
-        "98% quantile are the anomalous class, label 1); it learned the opposite: are the labels swapped?")
+    weights = _classifier_weights(challenge, result)
+    outside = np.tile(challenge["mask"].reshape(-1) == 0, 2)
+    assert np.array_equal(weights["w"][outside], challenge["classifier"]["w"][outside]), (
+        "the classifier learned from pixels outside the mask: multiply the generated states by the mask")
+    accuracy = _learned(challenge, result)
+    assert accuracy >= MIN_ACCURACY, (
+        f"the trained classifier calls only {accuracy:.0%} of secret latents by the right class (needed "
+        f"{MIN_ACCURACY:.0%}): states from outside the 98% quantile are the anomalous class, label 1; are the "
+        "labels swapped, or the radii wrong?")
     _returned(challenge, result)
 
 
-@lru_cache(maxsize=1)
-def _grading_days() -> tuple[np.ndarray, np.ndarray]:
-    states = generate(**GRADING_DATA)
-    return np.stack([states.pv, states.gh], axis=1), states.mask.astype(np.float32)
+SCORING_CELL = "scoring_code"
+SCORING_DAYS, SCORING_SIZE = 150, 16
 
 
-def scoring_challenge(rng, folder: Path) -> dict:
-    images, mask = _grading_days()
-    n = len(images)
-    days = sorted({0, 1, *rng.choice(n - 1, size=8, replace=False).tolist()})
-    return {"days": days, "_n": n}
+def scoring_challenge(rng, folder: Path, context: Context) -> dict:
+    tag = rng.integers(1 << 40)
+    mask = disk_mask(SCORING_SIZE)
+    pv = rng.random((SCORING_DAYS, SCORING_SIZE, SCORING_SIZE), dtype=np.float32)
+    gh = rng.random((SCORING_DAYS, SCORING_SIZE, SCORING_SIZE), dtype=np.float32)
+    paths = {k: folder / f"{k}_{tag:x}.npy" for k in ("pv", "gh", "mask")}
+    for key, values in (("pv", pv), ("gh", gh), ("mask", mask)):
+        np.save(paths[key], values)
+    w = rng.normal(0, 0.15, 2 * mask.size).astype(np.float32)
+    b = np.array(-float(w.reshape(2, -1)[:, mask.reshape(-1) > 0].sum()) * 0.5, np.float32)
+    x = (np.stack([pv, gh], axis=1) * mask).reshape(SCORING_DAYS, -1).astype(np.float64)
+    probs = 1 / (1 + np.exp(-(x @ w.astype(np.float64) + float(b))))
+    return {**{k: str(v) for k, v in paths.items()}, "classifier": {"w": w, "b": b},
+            "cell": context.cells.get(SCORING_CELL), "_probs": probs}
 
 
 def anomalies_are_indices_above_the_threshold(challenge: dict, result: dict) -> None:
-    """probs holds P(anomalous) for every day in order and idx_anomalies the days with probs > threshold."""
-    images, mask = _grading_days()
-    n = result["n"]
-    assert n == challenge["_n"], f"ds_test should hold every day of the data ({challenge['_n']}), got {n}"
-    assert result["probs_kind"] in ("tensor", "ndarray"), f"probs should be a numpy array, got {result['probs_kind']}"
-    p = np.asarray(result["probs"], dtype=np.float64).reshape(-1)
-    assert p.shape == (n,), f"probs should hold one value per day ({n}), got shape {np.shape(result['probs'])}"
-    assert np.isfinite(p).all() and p.min() >= 0 and p.max() <= 1, "probs should be probabilities in [0, 1]"
-    idx = np.asarray(result["idx"]).reshape(-1)
+    """Your scoring cell, run again on secret days and a secret classifier: probs holds P(anomalous) of every day in order and idx_anomalies the days with probs > threshold."""  # noqa: E501
+    want = challenge["_probs"]
+    kind = expect.entry(result, "probs_kind")
+    assert kind in ("tensor", "ndarray"), f"probs should be a numpy array, got {kind}"
+    p = expect.array(expect.entry(result, "probs"), "probs", kinds="f").astype(np.float64).reshape(-1)
+    assert p.shape == want.shape, f"probs should hold one value per day ({len(want)}), got {p.size}"
+    assert p.min() >= 0 and p.max() <= 1, "probs should be probabilities in [0, 1]"
+    assert np.allclose(p, want, atol=1e-4), (
+        "probs[i] should be sigmoid(clf(ds_test[i])) of day i: score every day in order (no shuffling), "
+        "with the classifier in eval mode")
+    threshold = expect.number(expect.entry(result, "threshold"), "threshold")
+    idx = expect.array(expect.entry(result, "idx"), "idx_anomalies", shape=(None,))
     assert idx.dtype.kind in "iu" or idx.size == 0, "idx_anomalies should hold integer indices"
-    assert sorted(int(i) for i in idx) == [int(i) for i in np.flatnonzero(p > result["threshold"])], (
+    assert sorted(int(i) for i in idx) == [int(i) for i in np.flatnonzero(p > threshold)], (
         "idx_anomalies should be the indices of the days whose probability is above the threshold")
-    for day, item in zip(result["days"], result["items"]):
-        assert np.allclose(np.asarray(item), images[day] * mask, atol=1e-6), (
-            f"ds_test[{day}] is not day {day} of the course data: score every day, in order")
-    assert np.allclose(np.asarray(result["clf_probs"]), p[result["days"]], atol=1e-3), (
-        "probs[i] should be sigmoid(clf(ds_test[i])) of day i: score the days in order (no "
-        "shuffling), with the classifier in eval mode")
 
 
 CHECKS = [
-    Check("classifier_outputs_one_logit_per_sample", "wgan_networks.classifier", classifier_challenge,
-          classifier_outputs_one_logit_per_sample, seconds=60),
     Check("classifier_training_keeps_the_generator_frozen", "wgan_scoring.classifier_training",
-          _training_challenge("bn"), classifier_training_keeps_the_generator_frozen, seconds=60),
+          _training_challenge("bn"), classifier_training_keeps_the_generator_frozen, seconds=60,
+          trusts="the generator's state after training and its mode at every call (the classifier's inputs "
+                 "must be the generator's eval-mode outputs, and the classifier must work on them)"),
     Check("classifier_trains_on_balanced_masked_batches", "wgan_scoring.classifier_training",
-          _training_challenge("norm"), classifier_trains_on_balanced_masked_batches, seconds=60),
+          _training_challenge("norm"), classifier_trains_on_balanced_masked_batches, seconds=60,
+          trusts="the latents the generator was called with (their share above q_0.98); the classifier's "
+                 "weights are judged here"),
     Check("anomalies_are_indices_above_the_threshold", "wgan_scoring.scoring", scoring_challenge,
           anomalies_are_indices_above_the_threshold, seconds=60),
 ]

@@ -1,35 +1,39 @@
-"""Probes of ``score_matching`` (kernel side): the matcher on fixed score models, the student's
-training loop, hyperparameters, the score network and the trained sampler."""
-
-import contextlib
+"""Probes of ``score_matching`` (kernel side): the student's matcher on the grader's secret score
+models, which record what they are called on (the noisy inputs, every Langevin state), so that
+the verdict recovers the noise and recomputes the outputs; the student's training loop on the
+grader's networks and data."""
 
 import torch.nn as nn
 
+ROWS = 4096  # rows of every input a recording score model keeps
 
-class _Score(nn.Module):
-    """A fixed score s(x) with one unused parameter, so that ``matcher.device`` works."""
 
-    def __init__(self, fn):
+class AffineScore(nn.Module):
+    """s(x) = -a (x - m) element by element (a, m secret); records its inputs."""
+
+    def __init__(self, a, m, rows=ROWS):
         super().__init__()
-        self.fn = fn
-        self.anchor = nn.Parameter(torch.zeros(()), requires_grad=False)
+        self.a, self.m, self.rows = float(a), float(m), rows
+        self.anchor = nn.Parameter(torch.zeros(()), requires_grad=False)  # so that matcher.device works
+        self.seen, self.grad_modes = [], []
 
     def forward(self, x):
-        return self.fn(x)
+        self.seen.append(x[: self.rows].detach().clone())
+        self.grad_modes.append(torch.is_grad_enabled())
+        return -self.a * (x - self.m) + 0 * self.anchor
 
 
-class _Constant(nn.Module):
-    """s(x) = b (a learnable vector): the gradient of the mean error w.r.t. b is 2 (b + E[eps]/sigma)."""
+class ConstScore(nn.Module):
+    """s(x) = b (a learnable vector); records its inputs."""
 
     def __init__(self, b):
         super().__init__()
         self.b = nn.Parameter(b.clone())
+        self.seen = []
 
     def forward(self, x):
+        self.seen.append(x.detach().clone())
         return self.b + 0 * x
-
-
-SCORES = {"zero": torch.zeros_like, "one": torch.ones_like, "neg": torch.neg}
 
 
 def _matcher(Matcher, score_model, sigma, input_shape=(2,)):
@@ -44,40 +48,42 @@ def _tensor_out(value, what):
 
 
 def matcher(ns, challenge):
-    """Run the matcher's methods on the cases of the challenge; return what came out."""
+    """Run the matcher's methods on the cases of the challenge; return what came out and what the
+    score models saw."""
     Matcher = need(ns, "DenoisingScoreMatcher")
     seed_all(challenge["seed"])
     out = []
     for case in challenge["cases"]:
         what = case["what"]
-        if case.get("exact") is not None:
-            s2 = case["exact"] ** 2
-            score = _Score(lambda x, s2=s2: -x / (1 + s2))
-        elif case.get("constant") is not None:
-            score = _Constant(tensor_in(case["constant"]))
+        if what == "gradient":
+            score = ConstScore(tensor_in(case["constant"]))
         else:
-            score = _Score(SCORES[case["score"]])
+            score = AffineScore(case["a"], case["m"])
         m = _matcher(Matcher, score, case["sigma"], case.get("input_shape", [2]))
-        x = tensor_in(case["x"]) if "x" in case else torch.zeros(tuple(case["shape"]))
+        x = tensor_in(case["x"])
         got = {}
         if what == "forward":
-            with torch.no_grad() if case.get("no_grad", True) else contextlib.nullcontext():
-                y = _tensor_out(call("forward(x)", m, x), "forward(x)")
-                got["out"] = y
+            with torch.no_grad():
+                got["out"] = _tensor_out(call("forward(x)", m, x), "forward(x)")
+                got["seen"] = list(score.seen[:2])
                 if case.get("twice"):
-                    got["again"] = _tensor_out(call("forward(x)", m, x), "forward(x)")
+                    got["again"] = _tensor_out(call("forward(x)", m, x), "forward(x)")[: ROWS]
+                    got["seen_again"] = list(score.seen[1:3])
         elif what == "gradient":
             y = call("forward(x)", m, x)
+            got["seen"] = list(score.seen[:1])
             if type(y) is not torch.Tensor or not y.requires_grad:
                 got["no_graph"] = True
             else:
                 call("backward of forward(x).mean()", lambda: y.mean().backward())  # noqa: B023
                 got["grad"] = score.b.grad if score.b.grad is not None else torch.zeros(0)
+                got["out"] = y.detach()
         elif what == "langevin":
             with torch.no_grad():
                 y = call("langevin_dynamics", m.langevin_dynamics, x.clone(), num_steps=case["steps"],
                          eta=case["eta"])
-            got["out"] = _tensor_out(y, "langevin_dynamics(x, ...)")
+            got["out"] = _tensor_out(y, "langevin_dynamics(x, ...)")[: ROWS]
+            got["seen"] = list(score.seen[:512])
         out.append(got)
     return {"cases": out}
 
@@ -87,19 +93,18 @@ def sample(ns, challenge):
     seed_all(challenge["seed"])
     runs = []
     for shape in challenge["shapes"]:
-        m = _matcher(Matcher, nn.Linear(shape[-1], shape[-1]), 0.1, shape)
-        y = call("sample(7, num_steps=3, eta=0.01)", m.sample, 7, num_steps=3, eta=0.01)
-        runs.append({"kind": kind(y), "shape": list(getattr(y, "shape", [])),
+        score = AffineScore(challenge["a"], challenge["m"])
+        m = _matcher(Matcher, score, 0.1, shape)
+        steps, eta = challenge["steps"], challenge["eta"]
+        y = call(f"sample(700, num_steps={steps}, eta={eta})", m.sample, 700, num_steps=steps, eta=eta)
+        runs.append({"kind": kind(y), "out": array(y, "sample(...)") if kind(y) == "tensor" else np.zeros(0),
                      "dtype": str(getattr(y, "dtype", "")), "requires_grad": bool(getattr(y, "requires_grad", True)),
                      "graph": getattr(y, "grad_fn", None) is not None,
                      "same_device": bool(getattr(y, "device", None) == m.device),
-                     "grad_enabled_after": torch.is_grad_enabled()})
+                     "grad_enabled_after": torch.is_grad_enabled(), "grad_during": any(score.grad_modes),
+                     "seen": list(score.seen[:512])})
     default = call("sample(5)", m.sample, 5)
-    m = _matcher(Matcher, _Score(torch.zeros_like), 0.5)
-    with torch.no_grad():
-        walk = _tensor_out(call("sample(50000, num_steps=40, eta=0.5)", m.sample, 50_000, num_steps=40,
-                                eta=0.5), "sample(...)")
-    return {"runs": runs, "default_shape": list(getattr(default, "shape", [])), "walk": walk}
+    return {"runs": runs, "default_shape": list(getattr(default, "shape", []))}
 
 
 def device(ns, challenge):
@@ -133,47 +138,63 @@ def score_network(ns, challenge):
     model = need(ns, "score_model")
     if not isinstance(model, nn.Module):
         raise ProbeFailure(f"score_model should be a torch.nn.Module, got {type(model).__name__}")
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ProbeFailure("score_model should have trainable parameters")
-    runs = []
-    for x in challenge["xs"]:
-        y = call("score_model(x)", model, tensor_in(x).to(params[0].device))
-        runs.append({"kind": kind(y), "out": array(y, "score_model(x)") if kind(y) == "tensor" else [],
-                     "graph": getattr(y, "grad_fn", None) is not None})
-    return {"runs": runs}
+    return {"graphs": [export_graph(model, (tensor_in(x),), "score_model") for x in challenge["xs"]]}
 
 
-def training(ns, challenge):
+class GraderMatcher(nn.Module):
+    """The grader's own denoising score matcher (the training check's: a bug in the student's
+    matcher costs that check nothing)."""
+
+    def __init__(self, score_model, sigma):
+        super().__init__()
+        self.score_model, self.sigma = score_model, sigma
+
+    def forward(self, x):
+        eps = torch.randn_like(x)
+        return (self.score_model(x + self.sigma * eps) + eps / self.sigma) ** 2
+
+    def loss(self, x):
+        return {"total_loss": self(x).mean(dim=0).sum()}
+
+
+def _train(ns, challenge, matcher_of, epochs, lr, gamma, batch_size):
     from torch.utils.data import DataLoader
 
-    train_model, Matcher = need(ns, "train_model"), need(ns, "DenoisingScoreMatcher")
+    train_model = need(ns, "train_model")
     seed_all(challenge["seed"])
-    points = tensor_in(challenge["points"])
-    train_loader = DataLoader(points[:512], batch_size=128, shuffle=True)
-    test_loader = DataLoader(points[512:], batch_size=128)
-    net = nn.Sequential(nn.Linear(2, 32), nn.SiLU(), nn.Linear(32, 2))
-    m = _matcher(Matcher, net, 0.3)
-    before = [p.detach().clone() for p in net.parameters()]
-    optimizer = torch.optim.Adam(m.parameters(), lr=1e-2)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
-    history = call("train_model", train_model, m, train_loader, test_loader, epochs=challenge["epochs"],
+    net = load_state(GraderScoreNet(challenge["hidden"]), challenge["network"])
+    m = matcher_of(net)
+    points = tensor_in(challenge["points"]).float()
+    n_test = challenge["test"]
+    train_loader = DataLoader(points[:-n_test], batch_size=batch_size, shuffle=True)
+    test_loader = DataLoader(points[-n_test:], batch_size=batch_size)
+    optimizer = torch.optim.Adam(m.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=gamma)
+    history = call("train_model", train_model, m, train_loader, test_loader, epochs=epochs,
                    optimizer=optimizer, scheduler=scheduler, device=torch.device("cpu"), progress=False)
-    got = {"changed": any(not torch.equal(a, b.detach()) for a, b in zip(before, net.parameters())),
-           "scheduler_steps": int(scheduler.last_epoch), "kind": kind(history)}
+    got = {"network": state_of(net), "scheduler_steps": int(scheduler.last_epoch), "kind": kind(history)}
     if isinstance(history, dict):
         for key in ("train_losses", "test_losses"):
             if key in history:
-                got[key] = [number(v, key) for v in list(history[key])]
+                got[key] = [number(v, key) for v in list(history[key])[:100000]]
     return got
 
 
+def training(ns, challenge):
+    """The student's train_model trains the grader's network in the grader's matcher."""
+    return _train(ns, challenge, lambda net: GraderMatcher(net, challenge["sigma"]), challenge["epochs"],
+                  1e-2, 0.5, 128)
+
+
 def sampling(ns, challenge):
-    m = need(ns, "matcher")
-    steps, eta = need(ns, "NUM_STEPS"), need(ns, "ETA")
-    steps, eta = number(steps, "NUM_STEPS"), number(eta, "ETA")
-    if not 1 <= steps <= challenge["max_steps"]:
-        raise ProbeFailure(f"NUM_STEPS should be between 1 and {challenge['max_steps']} (grading budget)")
-    seed_all(challenge["seed"])
-    y = call("matcher.sample(2000, NUM_STEPS, ETA)", m.sample, 2000, num_steps=int(steps), eta=float(eta))
-    return {"kind": kind(y), "samples": array(y, "matcher.sample(...)") if kind(y) == "tensor" else []}
+    """The student's train_model and DenoisingScoreMatcher, with the notebook's hyperparameters,
+    train the grader's network on the grader's moons; the verdict samples it itself."""
+    Matcher = need(ns, "DenoisingScoreMatcher")
+    values = {name: number(need(ns, name), name) for name in ("EPOCHS", "LR", "SIGMA", "BATCH_SIZE",
+                                                              "NUM_STEPS", "ETA")}
+    if not 1 <= values["EPOCHS"] <= challenge["max_epochs"]:
+        raise ProbeFailure(f"EPOCHS should be between 1 and {challenge['max_epochs']} (grading budget)")
+    got = _train(ns, challenge, lambda net: _matcher(Matcher, net, values["SIGMA"]), int(values["EPOCHS"]),
+                 values["LR"], 0.97, int(values["BATCH_SIZE"]))
+    got["values"] = values
+    return got
