@@ -266,7 +266,7 @@ class IntakeExporter(NotebookExporter):
         if info.get("db_url"):
             _zero_grades(info["db_url"], student, info["assignment"], notebook)
         fence = "\n".join(f"- {p}" for p in problems).replace("`", "'")
-        note = (f"# This notebook was not graded\n\nThe autograder cannot read `{notebook}.ipynb` as "
+        note = (f"# This notebook was not graded\n\nThe autograder cannot grade `{notebook}.ipynb` as "
                 f"submitted, so it scores 0:\n\n```\n{fence}\n```\n\nThe file you submitted is kept "
                 "unchanged for your instructor. Start again from the released notebook (paste your "
                 "answers into it) and submit that.")
