@@ -229,8 +229,8 @@ class GradingExecute(GuardedExecute):
     start_new_kernel = run_sync(async_start_new_kernel)
 
     def _watchdog(self) -> None:
-        """Kill the jail when it holds too many processes or too much memory (a second line
-        behind cgroups and rlimits, and the only one on machines that have neither)."""
+        """Kill the jail when it holds too many processes, too much memory or too much disk (a
+        second line behind cgroups and rlimits, and the only one on machines that have neither)."""
         import psutil
 
         try:
@@ -243,9 +243,14 @@ class GradingExecute(GuardedExecute):
                 rss = sum(p.memory_info().rss for p in tree)
             except psutil.Error:
                 continue
+            reason = None
             if len(tree) > self.process_limit or rss > 1.25 * self.memory_limit:
-                self.log.warning("watchdog: %s/%s uses %d processes and %.1f GiB; killed",
-                                 self._student, self._notebook, len(tree), rss / 2**30)
+                reason = f"uses {len(tree)} processes and {rss / 2**30:.1f} GiB"
+            else:
+                reason = self._jail.over_quota()
+            if reason is not None:
+                self.log.warning("watchdog: %s/%s %s; killed", self._student, self._notebook, reason)
+                self._dead = self._dead or f"the kernel was stopped: {reason}"
                 for p in reversed(tree):
                     try:
                         p.kill()
@@ -320,6 +325,8 @@ class GradingExecute(GuardedExecute):
         finally:
             for path in self._base.joinpath("in").iterdir():
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
+            for path in (result_path, Path(f"{result_path}.err")):  # read once; the disk quota counts them
+                path.unlink(missing_ok=True)
             self._records.append({"index": index, "grade_id": name, "check": True,
                                   "seconds": round(time.monotonic() - started, 3)})
         return [new_output("stream", name="stdout", text=f"✓ {check.name}: {check.doc}\n")]

@@ -57,7 +57,7 @@ def build_namespace(assignment: str, replacements: dict[str, str] | None = None,
     """Execute the solution cells of ``assignment`` (``replacements``: ``{grade_id: source}``).
 
     For ``wgan_anomalies`` the namespace also gets what the notebook's later cells make and the
-    checks use: a generator, critic and their optimizers, and with ``scoring`` the scoring cell
+    checks use: a generator and a critic at 32 px and the optimizers cell run on them, and with ``scoring`` the scoring cell
     run on the grading data with a fresh classifier.
     """
     import torch
@@ -81,8 +81,9 @@ def build_namespace(assignment: str, replacements: dict[str, str] | None = None,
         torch.manual_seed(0)
         ns["gen"] = ns["Generator"](n_inputs=128, size=32)
         ns["dsc"] = ns["Discriminator"](size=32)
-        ns["opt_gen"] = torch.optim.Adam(ns["gen"].parameters(), lr=1e-3, betas=(0.5, 0.9))
-        ns["opt_dsc"] = torch.optim.Adam(ns["dsc"].parameters(), lr=1e-3, betas=(0.5, 0.9))
+        source = replacements.get("optimizers_code", cells["optimizers_code"])
+        ns["In"].append(source)
+        exec(compile(source, f"<{assignment}:optimizers_code>", "exec"), ns)  # noqa: S102
         if scoring:
             _score(ns, replacements.get("scoring_code", cells["scoring_code"]))
     return ns

@@ -32,7 +32,7 @@ class CodecError(ValueError):
     """The data cannot be written or read as plain data."""
 
 
-def _array(value) -> np.ndarray | None:
+def _codec_array(value) -> np.ndarray | None:
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
         t = value.detach()
@@ -57,7 +57,7 @@ def encode(value, depth: int = 0):
     if isinstance(value, (float, np.floating)):
         v = float(value)
         return v if math.isfinite(v) else {"__float__": repr(v)}
-    array = _array(value)
+    array = _codec_array(value)
     if array is not None:
         if array.dtype.name not in DTYPES:
             raise CodecError(f"arrays of dtype {array.dtype} cannot be sent")

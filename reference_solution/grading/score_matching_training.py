@@ -197,7 +197,23 @@ def samples_land_near_the_moons(challenge: dict, result: dict) -> None:
 
 
 def network_challenge(rng, folder: Path, context: Context) -> dict:
-    return {"xs": [rng.standard_normal((b, 2)).astype(np.float32) for b in (1, 7, 64)]}
+    return {"xs": [np.zeros((b, 2), np.float32) for b in (1, 64)],
+            "_xs": [rng.standard_normal((b, 2)).astype(np.float32) for b in (1, 64)]}
+
+
+def score_network_maps_points_to_scores(challenge: dict, result: dict) -> None:
+    """score_model maps a batch of 2-D points (B, 2) to 2-D score vectors (B, 2) (its graph re-run by the grader on secret points)."""  # noqa: E501
+    from .wgan_networks import _graph, _run, _scaled
+
+    xs = challenge["_xs"]
+    for x, data in zip(xs, expect.cases(result, "graphs", len(xs), "graphs of score_model")):
+        graph = _graph(data, "score_model")
+        out = _run(graph, x, "score_model")
+        assert out.shape == (len(x), 2), f"score_model on ({len(x)}, 2) returned {tuple(out.shape)}"
+        assert out.dtype == np.float32, f"score_model returned {out.dtype}"
+        assert np.isfinite(out).all(), "score_model returned non-finite values"
+        assert graph.parameters and not np.array_equal(out, _run(graph, x, "score_model", _scaled(graph, 1.1))), (
+            "the output should depend on the trainable parameters")
 
 
 CHECKS = [
@@ -205,6 +221,8 @@ CHECKS = [
           hyperparameters_challenge, hyperparameters_within_the_seed_bounds, seconds=20,
           trusts="the values the kernel reports (a value is its own answer; the sampling check trains with "
                  "the same values)"),
+    Check("score_network_maps_points_to_scores", "score_matching.score_network", network_challenge,
+          score_network_maps_points_to_scores, seconds=30),
     Check("training_loop_updates_the_model", "score_matching.training", training_challenge,
           training_loop_updates_the_model, seconds=120,
           trusts="the scheduler's step count and the returned histories (the training itself is measured here)"),

@@ -1,4 +1,12 @@
-"""Hidden checks of Part 2 of ``wgan_anomalies``: generator, critic, optimizers, gradient penalty."""
+"""Hidden checks of Part 2 of ``wgan_anomalies``: generator, critic, optimizers, gradient penalty,
+and the classifier's logits (Part 4).
+
+The student's networks come back as data (``grading.graph``: the graph ``torch.export`` traced
+and the weights) and are re-run here on secret inputs, also with scaled weights: made-up outputs
+are worth nothing. The optimizers step once on secret gradients and the step is recomputed with
+torch's own optimizer; the penalty is recomputed for secret critics at the interpolates the
+student's function made.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import expect
+from .graph import Graph, GraphError
 from .protocol import Check, Context
 from .statistics import P_MIN, ks_uniform_pvalue
 
@@ -16,94 +25,208 @@ def _seed(rng: np.random.Generator) -> int:
     return int(rng.integers(1 << 62))
 
 
-def generator_challenge(rng: np.random.Generator, folder: Path) -> dict:
+def _graph(data, what: str) -> Graph:
+    """The network the kernel sent as data, rebuilt here (``grading.graph``)."""
+    try:
+        return Graph.from_data(data)
+    except GraphError as exc:
+        raise AssertionError(f"{what} could not be rebuilt from what your kernel sent: {exc}") from None
+
+
+def _run(graph: Graph, x: np.ndarray, what: str, parameters: dict | None = None) -> np.ndarray:
+    """One output of ``graph`` on ``x``, run here."""
+    import torch
+
+    want = [(tuple(x.shape), torch.float32)]
+    assert graph.user_inputs == want, (
+        f"{what} should take one float32 input of shape {tuple(x.shape)}, it takes {graph.user_inputs}")
+    try:
+        outs = graph.run(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), parameters=parameters)
+    except GraphError as exc:
+        raise AssertionError(f"{what} failed when the grader ran it: {exc}") from None
+    except RuntimeError as exc:
+        raise AssertionError(f"{what} failed when the grader ran it: {str(exc).splitlines()[0][:200]}") from None
+    assert len(outs) == 1 and isinstance(outs[0], torch.Tensor), f"{what} should return one tensor"
+    return outs[0].detach().numpy()
+
+
+def _scaled(graph: Graph, factor: float) -> dict:
+    return {k: v * factor if v.is_floating_point() else v for k, v in graph.parameters.items()}
+
+
+def _graphs(run, key: str, n: int, what: str) -> list[Graph]:
+    return [_graph(g, what) for g in expect.cases(run, key, n, f"graphs of {what}")]
+
+
+def generator_challenge(rng: np.random.Generator, folder: Path, context: Context) -> dict:
     cases = []
-    for n_inputs, size, batches in ((16, 32, (2, 5)), (128, 16, (2, 5)), (128, 256, (2,))):
-        cases.append({"n_inputs": n_inputs, "size": size, "extremes": size != 256,
-                      "z": [rng.standard_normal((b, n_inputs)).astype(np.float32) for b in batches],
-                      "one": rng.standard_normal((1, n_inputs)).astype(np.float32),
-                      "big": (3 * rng.standard_normal((8, n_inputs))).astype(np.float32)})
-    return {"seed": _seed(rng), "cases": cases}
+    # every export costs the kernel about a second: batches of one and several, each mode, three sizes
+    for n_inputs, size, batches, train in ((16, 32, (1, 5), 5), (128, 16, (4,), 3), (128, 256, (2,), 0)):
+        cases.append({"n_inputs": n_inputs, "size": size, "batches": list(batches), "train_batch": train})
+    return {"seed": _seed(rng), "cases": cases,
+            "_z": [[rng.standard_normal((b, c["n_inputs"])).astype(np.float32) for b in c["batches"]] for c in cases],
+            "_big": [(3 * rng.standard_normal((max(c["batches"]), c["n_inputs"]))).astype(np.float32) for c in cases]}
+
+
+def _images(out: np.ndarray, want: tuple, what: str) -> None:
+    assert out.shape == want, f"{what} should return {want}, got {tuple(out.shape)}"
+    assert out.dtype == np.float32, f"{what} returned {out.dtype}, expected float32"
+    lo, hi = float(np.min(out)), float(np.max(out))
+    assert math.isfinite(lo) and math.isfinite(hi) and lo >= 0.0 and hi <= 1.0, (
+        f"generated values should lie in [0, 1] like the data (found [{lo:.3g}, {hi:.3g}]; "
+        "also with large weights): think about the output activation")
 
 
 def generator_maps_latents_to_unit_interval_images(challenge: dict, result: dict) -> None:
-    """The generator maps (N, n_inputs) latents to (N, 2, size, size) float32 images in [0, 1]."""
-    for case, run in zip(challenge["cases"], result["runs"]):
+    """The generator maps (N, n_inputs) latents to (N, 2, size, size) float32 images in [0, 1] (re-run by the grader on secret latents, also with large weights)."""  # noqa: E501
+    cases = challenge["cases"]
+    runs = expect.cases(result, "runs", len(cases), "generators")
+    for case, run, zs, big in zip(cases, runs, challenge["_z"], challenge["_big"]):
         n_inputs, size = case["n_inputs"], case["size"]
-        outs = list(run["outputs"])
-        for z, kind, out in zip(case["z"], run["kinds"], outs):
-            assert kind == "tensor", f"the generator should return a tensor, got {kind}"
-            want = (len(z), 2, size, size)
-            assert out.shape == want, (f"Generator(n_inputs={n_inputs}, size={size}) on z of shape "
-                                       f"{tuple(z.shape)} should return {want}, got {tuple(out.shape)}")
-            assert out.dtype == np.float32, f"the generator returned {out.dtype}, expected float32"
-            assert float(np.abs(out[0] - out[1]).max()) > 0, "different latents should give different images"
-        if case["extremes"]:
-            assert run["one"].shape == (1, 2, size, size), "a batch of one latent should work in eval mode"
-            outs += [run["one"], run["big"]]
-        for out in outs:
-            lo, hi = float(np.min(out)), float(np.max(out))
-            assert math.isfinite(lo) and math.isfinite(hi) and lo >= 0.0 and hi <= 1.0, (
-                f"generated values should lie in [0, 1] like the data (found [{lo:.3g}, {hi:.3g}]; "
-                "also with large weights): think about the output activation")
+        what = f"Generator(n_inputs={n_inputs}, size={size})"
+        for graph, z in zip(_graphs(run, "eval", len(case["batches"]), what), zs):
+            out = _run(graph, z, what)
+            _images(out, (len(z), 2, size, size), f"{what} on z of shape {z.shape}")
+            if len(z) > 1:
+                assert float(np.abs(out[0] - out[1]).max()) > 0, "different latents should give different images"
+            _images(_run(graph, big[:len(z)], what, _scaled(graph, 10.0)), (len(z), 2, size, size),
+                    f"{what} with weights x 10")
+        if case["train_batch"]:
+            (graph,) = _graphs(run, "train", 1, what)
+            z = zs[-1][:case["train_batch"]]
+            _images(_run(graph, z, what), (len(z), 2, size, size), f"{what} in train mode")
 
 
 def _scores_challenge(rng: np.random.Generator, cases: list[dict]) -> dict:
-    for case in cases:
-        case["x"] = rng.random((case["n"], 2, case["size"], case["size"]), dtype=np.float32)
-    return {"seed": _seed(rng), "cases": cases}
+    return {"seed": _seed(rng), "cases": cases,
+            "_x": [rng.random((max(c["batches"]), 2, c["size"], c["size"]), dtype=np.float32) for c in cases]}
 
 
-def critic_challenge(rng: np.random.Generator, folder: Path) -> dict:
-    return _scores_challenge(rng, [{"size": s, "n": 6, "modes": ["train"], "batches": [1, 3, 6]}
-                                   for s in (32, 16)])
+def critic_challenge(rng: np.random.Generator, folder: Path, context: Context) -> dict:
+    return _scores_challenge(rng, [{"size": s, "modes": ["train"], "batches": [6, 1, 3]} for s in (32, 16)])
 
 
-def _check_scores(challenge: dict, result: dict, what: str) -> None:
-    for case, run in zip(challenge["cases"], result["runs"]):
-        size = case["size"]
-        for got in run["batches"]:
-            b = None
-            assert got["kind"] == "tensor", f"the {what} should return a tensor, got {got['kind']}"
-            out = got["out"]
-            b = out.shape[0] if out.ndim else None
-            assert out.ndim == 2 and out.shape[1] == 1 and b in case["batches"], (
-                f"the {what} on a batch of shape (b, 2, {size}, {size}) should return (b, 1), "
-                f"got {tuple(out.shape)}")
-            assert out.dtype == np.float32, f"the {what} returned {out.dtype}, expected float32"
-            assert got["graph"], f"the {what}'s output should depend on its parameters"
-        big = np.asarray(run["big"], dtype=np.float64)
-        assert np.isfinite(big).all() and float(np.abs(big).max()) > 1.0, (
+BATCH_NORM_OPS = ("batch_norm",)  # every ATen batch-norm variant has this in its name
+
+
+def _check_scores(challenge: dict, result: dict, what: str) -> dict:
+    """Scores of shape (b, 1), float32, depending on the parameters and unbounded with large
+    weights, for every mode and batch; returns the graphs by mode."""
+    cases = challenge["cases"]
+    found = []
+    for case, run, x in zip(cases, expect.cases(result, "runs", len(cases), what + "s"), challenge["_x"]):
+        size, graphs = case["size"], {}
+        for mode in case["modes"]:
+            graphs[mode] = _graphs(run, mode, len(case["batches"]), what)
+            for b, graph in zip(case["batches"], graphs[mode]):
+                out = _run(graph, x[:b], what)
+                assert out.ndim == 2 and out.shape == (b, 1), (
+                    f"the {what} on a batch of shape ({b}, 2, {size}, {size}) should return ({b}, 1), "
+                    f"got {tuple(out.shape)}")
+                assert out.dtype == np.float32, f"the {what} returned {out.dtype}, expected float32"
+                moved = _run(graph, x[:b], what, _scaled(graph, 1.1))
+                assert not np.array_equal(out, moved), f"the {what}'s output should depend on its parameters"
+        graph, b = graphs[case["modes"][-1]][0], case["batches"][0]
+        big = np.abs(_run(graph, x[:b] * 4 - 2, what, _scaled(graph, 10.0)).astype(np.float64))
+        assert np.isfinite(big).all() and float(big.max()) > 1.0, (
             f"the {what}'s output should be unbounded (with large weights it should leave [-1, 1]): "
             "no sigmoid or tanh at the output")
+        found.append(graphs)
+    return found
 
 
 def critic_is_unbounded_without_batch_norm(challenge: dict, result: dict) -> None:
-    """The critic returns one unbounded score per sample (N, 1), with no batch normalisation."""
-    for run in result["runs"]:
-        assert not run["batch_norm"], f"the critic should not use batch normalisation (found {run['batch_norm'][0]})"
-    _check_scores(challenge, result, "critic")
-    for run in result["runs"]:
-        whole = np.asarray(run["whole"], dtype=np.float64).reshape(-1)
-        single = np.concatenate([np.asarray(s, dtype=np.float64).reshape(-1) for s in run["single"]])
-        assert whole.shape == single.shape and float(np.abs(whole - single).max()) <= 1e-4 * (1 + float(np.abs(whole).max())), (  # noqa: E501
+    """The critic returns one unbounded score per sample (N, 1), with no batch normalisation (its graph re-run by the grader)."""  # noqa: E501
+    found = _check_scores(challenge, result, "critic")
+    for case, graphs, x in zip(challenge["cases"], found, challenge["_x"]):
+        train = graphs["train"]
+        norms = sorted(op for g in train for op in g.op_names if any(b in op for b in BATCH_NORM_OPS))
+        assert not norms, f"the critic should not use batch normalisation (found {norms[0]})"
+        whole = _run(train[0], x[:case["batches"][0]], "critic").astype(np.float64).reshape(-1)
+        single = np.concatenate([_run(train[1], x[i:i + 1], "critic").astype(np.float64).reshape(-1)
+                                 for i in range(case["batches"][0])])
+        assert float(np.abs(whole - single).max()) <= 1e-4 * (1 + float(np.abs(whole).max())), (
             "each sample's score should not depend on the other samples of the batch (no batch "
             "statistics in the critic: the gradient penalty is per sample)")
 
 
-def optimizers_challenge(rng: np.random.Generator, folder: Path) -> dict:
+def optimizers_challenge(rng: np.random.Generator, folder: Path, context: Context) -> dict:
     return {"seed": _seed(rng)}
 
 
+OPTIMIZERS = ("Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam")
+
+
+def _expected_step(kind: str, groups: list, before: dict, secret: dict) -> dict:
+    """How every parameter moves when an optimizer ``kind`` with these groups steps once on the
+    secret gradients, computed here with torch's own optimizer."""
+    import torch
+
+    tensors = {k: [torch.tensor(np.array(v), dtype=torch.float32, requires_grad=True) for v in vs]
+               for k, vs in before.items()}
+    for k, ts in tensors.items():
+        for t, g in zip(ts, secret[k]):
+            t.grad = g.clone()
+    cls = getattr(torch.optim, kind)
+    defaults = cls([torch.zeros(1, requires_grad=True)]).defaults
+    built = []
+    for group in groups:
+        hyper = {h: v for h, v in group["hyper"].items() if h in defaults and v is not None
+                 and h not in ("foreach", "fused", "capturable", "differentiable")}
+        if "betas" in hyper:
+            hyper["betas"] = tuple(hyper["betas"])
+        built.append({"params": [tensors[k][i] for k, i in group["members"]], **hyper})
+    opt = cls(built, foreach=False) if "foreach" in defaults else cls(built)
+    with torch.no_grad():
+        start = {k: [t.detach().clone() for t in ts] for k, ts in tensors.items()}
+    opt.step()
+    return {k: [(t.detach() - s).numpy() for t, s in zip(ts, start[k])] for k, ts in tensors.items()}
+
+
 def optimizers_cover_each_network(challenge: dict, result: dict) -> None:
-    """opt_gen optimizes exactly the generator's parameters and opt_dsc exactly the critic's."""
+    """opt_gen optimizes exactly the generator's parameters and opt_dsc exactly the critic's (one step on secret gradients, recomputed)."""  # noqa: E501
+    import torch
+
+    params = expect.entry(result, "params", "the networks' parameters")
+    trainable = expect.entry(result, "trainable", "which parameters train")
+    before, shapes = {}, {}
+    for k in ("gen", "dsc"):
+        values = expect.entry(params, k, f"the parameters of {k}")
+        assert isinstance(values, list) and values, f"{k} should have parameters"
+        before[k] = [expect.array(v, f"a parameter of {k}", kinds="f") for v in values]
+        shapes[k] = [v.shape for v in before[k]]
+        flags = expect.cases(trainable, k, len(values), f"flags of {k}")
+        trainable[k] = [expect.flag(f, "requires_grad") for f in flags]
+    g = torch.Generator().manual_seed(challenge["seed"])
+    secret = {k: [torch.randn(tuple(s), generator=g) for s in shapes[k]] for k in ("gen", "dsc")}
     for opt_name, own, other in (("opt_gen", "gen", "dsc"), ("opt_dsc", "dsc", "gen")):
-        assert result["kinds"][opt_name] == "optimizer", (
-            f"{opt_name} should be a torch.optim optimizer, got {result['kinds'][opt_name]}")
-        moved, trainable = result[opt_name], result[opt_name + "_trainable"]
-        assert all(m for m, t in zip(moved[own], trainable[own]) if t), (
-            f"{opt_name}.step() should update every trainable parameter of its own network")
-        assert not any(moved[other]), f"{opt_name}.step() should not touch the other network"
+        got = expect.entry(result, opt_name)
+        kind = expect.entry(got, "kind", f"the type of {opt_name}")
+        assert kind in OPTIMIZERS, f"{opt_name} should be a torch.optim optimizer ({', '.join(OPTIMIZERS)}), got {kind}"
+        assert expect.integer(expect.entry(got, "state"), "the optimizer's state") == 0, (
+            f"{opt_name} has already stepped: create it fresh")
+        groups = expect.entry(got, "groups", f"the parameter groups of {opt_name}")
+        assert isinstance(groups, list) and groups, f"{opt_name} has no parameter groups"
+        members = []
+        for group in groups:
+            hyper = expect.entry(group, "hyper")
+            assert isinstance(hyper, dict), "malformed parameter group"
+            for m in expect.entry(group, "members"):
+                assert isinstance(m, list) and len(m) == 2 and m[0] in ("gen", "dsc") \
+                    and isinstance(m[1], int) and 0 <= m[1] < len(before[m[0]]), (
+                    f"{opt_name} holds parameters of neither network")
+                members.append((m[0], m[1]))
+        wanted = {(own, i) for i, t in enumerate(trainable[own]) if t}
+        assert wanted <= set(members), f"{opt_name}.step() should update every trainable parameter of its own network"
+        assert not any(k == other for k, _ in members), f"{opt_name}.step() should not touch the other network"
+        moved = expect.entry(got, "moved", f"how {opt_name} moved the parameters")
+        expected = _expected_step(kind, groups, before, secret)
+        for k in ("gen", "dsc"):
+            found = expect.cases(moved, k, len(before[k]), f"moves of {k}")
+            for i, (f, e) in enumerate(zip(found, expected[k])):
+                f = expect.array(f, "a parameter's move", shape=e.shape, kinds="f")
+                assert np.allclose(f, e, rtol=1e-4, atol=1e-7), (
+                    f"{opt_name}.step() moved parameter {i} of {k} differently from a {kind} step on its gradient")
 
 
 PENALTY_SHAPE = (2, 4, 4)
@@ -190,13 +313,13 @@ def gradient_penalty_matches_a_known_critic(challenge: dict, result: dict) -> No
             assert p > P_MIN, f"alpha should be drawn from U(0, 1) independently for every sample (p = {p:.2g})"
 
 
-def classifier_challenge(rng, folder: Path) -> dict:
-    return _scores_challenge(rng, [{"size": s, "n": 9, "modes": ["train", "eval"], "batches": [2, 9, 1, 4]}
-                                   for s in (32, 16)])
+def classifier_challenge(rng, folder: Path, context: Context) -> dict:
+    return _scores_challenge(rng, [{"size": 32, "modes": ["train", "eval"], "batches": [4]},
+                                   {"size": 16, "modes": ["eval"], "batches": [1, 3]}])
 
 
 def classifier_outputs_one_logit_per_sample(challenge: dict, result: dict) -> None:
-    """The classifier maps (N, 2, size, size) to (N, 1) unbounded logits."""
+    """The classifier maps (N, 2, size, size) to (N, 1) unbounded logits (its graph re-run by the grader)."""
     _check_scores(challenge, result, "classifier")
 
 

@@ -77,7 +77,7 @@ def test_toy_tricks_earn_nothing_and_hurt_nobody():
 def test_broken_notebook_file_gets_a_result_and_the_batch_goes_on():
     results = toy_batch().results
     broken = results["h99_broken_notebook_file"]
-    assert broken.status == "crashed" and broken.total == 0, format_report({"b": broken})
+    assert broken.status == "rejected" and broken.total == 0, format_report({"b": broken})
     assert results["zz_complete_0"].total == results["zz_complete_1"].total == 5
 
 

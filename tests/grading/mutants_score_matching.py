@@ -40,7 +40,7 @@ MUTANTS = [
            "eps = torch.randn_like(x)\n        noisy_x", "eps = torch.randn_like(x[:, :1]).expand_as(x)\n        noisy_x",
            (FWD,), (NEAR,)),
     Mutant("score detached in the error", CLASS, "loss = (s + eps / self.sigma) ** 2",
-           "loss = (s.detach() + eps / self.sigma) ** 2", (FWD, LOOP, NEAR)),
+           "loss = (s.detach() + eps / self.sigma) ** 2", (FWD, NEAR), (LOOP,)),
     Mutant("noise drawn once and reused by every call", CLASS, "eps = torch.randn_like(x)\n        noisy_x",
            "eps = self.__dict__.get('_eps')\n        if eps is None or eps.shape != x.shape:\n"
            "            eps = self.__dict__['_eps'] = torch.randn_like(x)\n        noisy_x", (FWD,), (NEAR,)),
@@ -64,12 +64,12 @@ MUTANTS = [
            "self.langevin_dynamics(x0, num_steps=100, eta=0.01)", (SAMPLE,), (NEAR,)),
     Mutant("forward returns an always-equal object", CLASS, "        return loss\n",
            "        class _Yes:\n            def __eq__(self, other):\n                return True\n"
-           "        return _Yes()\n", (FWD, DSM, DEV, LOOP, NEAR)),
+           "        return _Yes()\n", (FWD, DSM, DEV, NEAR), (LOOP,)),
     Mutant("EPOCHS at the bound", HYPER, "EPOCHS = 100", "EPOCHS = 50", (HYP,)),
     Mutant("SIGMA too large", HYPER, "SIGMA = 0.2", "SIGMA = 1.0", (HYP,), (NEAR,)),
     Mutant("LR at the bound", HYPER, "LR = 5e-3", "LR = 1e-3", (HYP,)),
     Mutant("score network outputs one number", NET, "nn.Linear(HIDDEN_SIZE, 2),",
-           "nn.Linear(HIDDEN_SIZE, 1),", (SCORE, NEAR)),
+           "nn.Linear(HIDDEN_SIZE, 1),", (SCORE,), (NEAR,)),
     Mutant("scheduler never stepped", TRAIN, "            scheduler.step()\n", "            pass\n",
            (LOOP,)),
     Mutant("optimizer never stepped", TRAIN, "            optimizer.step()\n", "", (LOOP, NEAR)),

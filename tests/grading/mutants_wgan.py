@@ -8,9 +8,10 @@ Used in process by ``tests/grading/test_wgan_checks.py``, through nbgrader by
 
 from reference_solution.course.submissions import Mutant
 
-DS_C, NET, GP_C, TRAIN, SAMP, RADII, CLF, TCLF, SCORE = (
-    "ds_code", "networks_code", "gradient_penalty_code", "train_model_code", "samplers_code",
+DS_C, NET, OPT_C, GP_C, TRAIN, SAMP, RADII, CLF, TCLF, SCORE = (
+    "ds_code", "networks_code", "optimizers_code", "gradient_penalty_code", "train_model_code", "samplers_code",
     "latent_radii_code", "classifier_code", "train_classifier_code", "scoring_code")
+OPT = "optimizers_cover_each_network"
 
 
 
@@ -49,6 +50,10 @@ MUTANTS = [
            "layers += [nn.Conv2d(c_in, width(res), 4, stride=2, padding=1), nn.LeakyReLU(0.2)]",
            "layers += [nn.Conv2d(c_in, width(res), 4, stride=2, padding=1), nn.BatchNorm2d(width(res)), nn.LeakyReLU(0.2)]",
            (CRIT,)),
+    Mutant("generator's optimizer over the critic's parameters", OPT_C, "opt_gen = torch.optim.Adam(gen.parameters()",
+           "opt_gen = torch.optim.Adam(dsc.parameters()", (OPT,)),
+    Mutant("one optimizer over both networks", OPT_C, "opt_dsc = torch.optim.Adam(dsc.parameters()",
+           "opt_dsc = torch.optim.Adam(list(gen.parameters()) + list(dsc.parameters())", (OPT,)),
     Mutant("penalty without the square", GP_C, "((gradients.norm(2, dim=1) - 1) ** 2).mean()",
            "(gradients.norm(2, dim=1) - 1).abs().mean()", (GP,)),
     Mutant("penalty norm over the whole batch", GP_C,
@@ -74,16 +79,16 @@ MUTANTS = [
     Mutant("no checkpoint", TRAIN, "            torch.save(", "            (lambda *a, **k: None)(", (SCHED,)),
     Mutant("cube-normalised directions", SAMP, "d = np.random.standard_normal((nsamples, ndim))",
            "d = np.random.uniform(-1, 1, (nsamples, ndim))", (SPHERE, BALL), (INOUT,)),
-    # train_classifier draws its latents with the student's sampler: its batches are unbalanced too.
+    # train_classifier's checks run it with the grader's samplers (a sampler's bug costs only its own points)
     Mutant("U instead of U^(1/n)", SAMP, "b = s * c ** (1.0 / ndim) * radius", "b = s * c * radius",
-           (BALL, INOUT, BAL)),
+           (BALL, INOUT)),
     Mutant("cube rejection instead of the ball law", SAMP,
            "s = SamplingUnitSphereUniform(ndim, nsamples)\n    c = np.random.uniform(0.0, 1.0, size=(nsamples, 1))\n"
            "    b = s * c ** (1.0 / ndim) * radius\n",
            "b = np.empty((0, ndim))\n    while len(b) < nsamples:\n"
            "        cand = np.random.uniform(-radius, radius, (4096, ndim))\n"
            "        b = np.concatenate([b, cand[np.linalg.norm(cand, axis=1) <= radius]])\n"
-           "    b = b[:nsamples]\n", (BALL, INOUT, FROZEN, BAL)),  # never ends at n = 128: time limits
+           "    b = b[:nsamples]\n", (BALL, INOUT)),  # never ends at n = 128: time limits
     Mutant("inner split with the outer radius", SAMP, "<= radius_inner", "<= radius_outer", (INOUT,)),
     Mutant("chi2 instead of chi", RADII, "chi_p98 = float(stats.chi.ppf(QUANTILE, latent_dim))",
            "chi_p98 = float(stats.chi2.ppf(QUANTILE, latent_dim))", (CHI,)),
@@ -130,6 +135,8 @@ MUTANTS = [
 ]
 
 VALID = [
+    Mutant("critic optimizer RMSprop", OPT_C, "opt_dsc = torch.optim.Adam(dsc.parameters(), lr=1e-3 if not ON_GPU else 1e-4, betas=(0.5, 0.9))",
+           "opt_dsc = torch.optim.RMSprop(dsc.parameters(), lr=1e-4)", ()),
     Mutant("loop-free __getitem__ via np.stack", DS_C,
            "x = np.empty((2,) + self.mask.shape, dtype=np.float32)  # (2, H, W)\n        x[0] = self.pv[index]\n"
            "        x[1] = self.gh[index]\n        x *= self.mask\n",

@@ -151,3 +151,20 @@ def rerun_cell(ns: dict, source: str, overrides: dict) -> dict:
                            f"{', '.join(f'{k} = {v!r}' for k, v in overrides.items())}: {exc}") from None
     scope.update(local)
     return scope
+
+
+@contextlib.contextmanager
+def pinned(ns: dict, names: dict):
+    """The student's ``names`` replaced by the grader's while a call runs (so that a bug elsewhere
+    in the notebook costs only its own check's points), then put back."""
+    missing = object()
+    saved = {k: ns.get(k, missing) for k in names}
+    ns.update(names)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is missing:
+                ns.pop(k, None)
+            else:
+                ns[k] = v

@@ -5,12 +5,9 @@ import copy
 import torch.nn as nn
 
 
-def _scaled(module, factor):
-    big = copy.deepcopy(module)
-    with torch.no_grad():
-        for p in big.parameters():
-            p.mul_(factor)
-    return big
+def _graphs(model, shapes, what):
+    """The model exported once per input shape (the verdict re-runs each graph itself)."""
+    return [export_graph(model, (torch.rand(*shape),), what) for shape in shapes]
 
 
 def generator(ns, challenge):
@@ -20,24 +17,14 @@ def generator(ns, challenge):
     for case in challenge["cases"]:
         n_inputs, size = case["n_inputs"], case["size"]
         g = call(f"Generator(n_inputs={n_inputs}, size={size})", Generator, n_inputs=n_inputs, size=size)
-        run = {"outputs": [], "kinds": []}
-        for z in case["z"]:
-            with torch.no_grad():
-                out = call("generator(z)", g, tensor_in(z))
-            run["kinds"].append(kind(out))
-            run["outputs"].append(array(out, "generator(z)"))
-        if case["extremes"]:
-            g.eval()
-            with torch.no_grad():
-                one = call("generator(z) for one latent in eval mode", g, tensor_in(case["one"]))
-                big = call("generator with weights x10", _scaled(g, 10.0).train(), tensor_in(case["big"]))
-            run["one"], run["big"] = array(one, "generator(z)"), array(big, "generator(z)")
-        runs.append(run)
+        if not isinstance(g, nn.Module):
+            raise ProbeFailure(f"Generator(...) should be a torch.nn.Module, got {type(g).__name__}")
+        g.eval()
+        runs.append({"eval": _graphs(g, [(b, n_inputs) for b in case["batches"]], "your Generator")})
+        if case["train_batch"]:
+            g.train()
+            runs[-1]["train"] = _graphs(g, [(case["train_batch"], n_inputs)], "your Generator")
     return {"runs": runs}
-
-
-def _is_batch_norm(m):
-    return isinstance(m, nn.modules.batchnorm._BatchNorm)
 
 
 def _scores(ns, challenge, name):
@@ -47,20 +34,12 @@ def _scores(ns, challenge, name):
     for case in challenge["cases"]:
         size = case["size"]
         model = call(f"{name}(size={size})", Model, size=size)
-        x = tensor_in(case["x"])
-        run = {"batch_norm": [type(m).__name__ for m in model.modules() if _is_batch_norm(m)],
-               "batches": []}
+        if not isinstance(model, nn.Module):
+            raise ProbeFailure(f"{name}(...) should be a torch.nn.Module, got {type(model).__name__}")
+        run = {}
         for mode in case["modes"]:
-            getattr(model, mode)()
-            for b in case["batches"]:
-                out = call(f"{name.lower()}(x)", model, x[:b])
-                run["batches"].append({"mode": mode, "kind": kind(out), "out": array(out, "output"),
-                                       "graph": bool(getattr(out, "grad_fn", None) is not None)})
-        model.eval() if "eval" in case["modes"] else model.train()
-        with torch.no_grad():
-            run["whole"] = array(call("model(x)", model, x), "output")
-            run["single"] = [array(call("model(x[i:i+1])", model, x[i:i + 1]), "output") for i in range(len(x))]
-            run["big"] = array(call("model with weights x10", _scaled(model, 10.0), x * 4 - 2), "output")
+            model.train(mode == "train")
+            run[mode] = _graphs(model, [(b, 2, size, size) for b in case["batches"]], f"your {name}")
         runs.append(run)
     return {"runs": runs}
 
@@ -73,34 +52,51 @@ def classifier(ns, challenge):
     return _scores(ns, challenge, "Classifier")
 
 
+def _plain(value):
+    """A hyperparameter as plain data (numbers, bools, None, tuples of numbers), else None."""
+    if type(value) is torch.Tensor and value.numel() == 1:
+        value = value.item()
+    if value is None or type(value) in (bool, int, float):
+        return value
+    if isinstance(value, (tuple, list)) and all(type(v) in (int, float) for v in value):
+        return [float(v) for v in value]
+    return None
+
+
 def optimizers(ns, challenge):
-    """Give every parameter of both networks a gradient, step one optimizer, see which moved;
-    then put parameters, gradients and optimizer states back as they were."""
+    """Give every parameter of both networks a secret gradient, step one optimizer, report how
+    every parameter moved; then put parameters, gradients and optimizer states back as they were."""
     nets = {"gen": need(ns, "gen"), "dsc": need(ns, "dsc")}
-    out = {"kinds": {}}
+    params = {k: list(net.parameters()) for k, net in nets.items()}
+    where = {id(p): [k, i] for k, ps in params.items() for i, p in enumerate(ps)}
+    out = {"params": {k: [p.detach().float().cpu() for p in ps] for k, ps in params.items()},
+           "trainable": {k: [bool(p.requires_grad) for p in ps] for k, ps in params.items()}}
+    g = torch.Generator().manual_seed(challenge["seed"])
+    secret = {k: [torch.randn(tuple(p.shape), generator=g) for p in ps] for k, ps in params.items()}
     for opt_name in ("opt_gen", "opt_dsc"):
         opt = need(ns, opt_name)
-        out["kinds"][opt_name] = "optimizer" if isinstance(opt, torch.optim.Optimizer) else type(opt).__name__
-        if out["kinds"][opt_name] != "optimizer":
+        if not isinstance(opt, torch.optim.Optimizer):
+            out[opt_name] = {"kind": type(opt).__name__}
             continue
-        saved = {k: [p.detach().clone() for p in net.parameters()] for k, net in nets.items()}
-        grads = {k: [None if p.grad is None else p.grad.clone() for p in net.parameters()] for k, net in nets.items()}
+        got = {"kind": type(opt).__name__, "state": len(opt.state),
+               "groups": [{"hyper": {k: _plain(v) for k, v in group.items() if k != "params"},
+                           "members": [where.get(id(p), ["other", -1]) for p in group["params"]]}
+                          for group in opt.param_groups]}
+        saved = {k: [p.detach().clone() for p in ps] for k, ps in params.items()}
+        grads = {k: [None if p.grad is None else p.grad.clone() for p in ps] for k, ps in params.items()}
         state = copy.deepcopy(opt.state_dict())
-        g = torch.Generator().manual_seed(challenge["seed"])
-        for net in nets.values():
-            for p in net.parameters():
-                p.grad = torch.randn(p.shape, generator=g).to(p.device, p.dtype)
+        for k, ps in params.items():
+            for p, gr in zip(ps, secret[k]):
+                p.grad = gr.to(p.device, p.dtype)
         call(f"{opt_name}.step()", opt.step)
-        out[opt_name] = {k: [bool((p.detach() != s).any()) for p, s in zip(net.parameters(), saved[k])]
-                         for k, net in nets.items()}
-        out[opt_name + "_trainable"] = {k: [bool(p.requires_grad) for p in net.parameters()]
-                                        for k, net in nets.items()}
+        got["moved"] = {k: [(p.detach() - s).float().cpu() for p, s in zip(ps, saved[k])] for k, ps in params.items()}
         with torch.no_grad():
-            for k, net in nets.items():
-                for p, s, gr in zip(net.parameters(), saved[k], grads[k]):
+            for k, ps in params.items():
+                for p, s, gr in zip(ps, saved[k], grads[k]):
                     p.copy_(s)
                     p.grad = gr
         opt.load_state_dict(state)
+        out[opt_name] = got
     return out
 
 

@@ -59,6 +59,26 @@ class LinearClassifier(nn.Module):
         return self.net(x)
 
 
+def _sphere(ndim=2, nsamples=100):
+    d = np.random.standard_normal((nsamples, ndim))
+    return d / np.linalg.norm(d, axis=1, keepdims=True)
+
+
+def _ball(ndim=2, radius=1, nsamples=100):
+    return _sphere(ndim, nsamples) * np.random.uniform(0.0, 1.0, (nsamples, 1)) ** (1.0 / ndim) * radius
+
+
+def _inner_outer(ndim=2, radius_inner=1, radius_outer=2, nsamples=100):
+    b = _ball(ndim, radius_outer, nsamples)
+    inner = np.linalg.norm(b, axis=1) <= radius_inner
+    return b[inner], b[~inner]
+
+
+# the grader's samplers while train_classifier runs: a sampler's bug costs only the samplers' checks
+SAMPLERS = {"SamplingUnitSphereUniform": _sphere, "SamplingBallUniform": _ball,
+            "SampleInnerAndOuterExamples": _inner_outer}
+
+
 def classifier_training(ns, challenge):
     train_classifier = need(ns, "train_classifier")
     latent = challenge["latent"]
@@ -70,9 +90,10 @@ def classifier_training(ns, challenge):
     gen.train()
     clf = LinearClassifier(challenge["classifier"])
     mask = tensor_in(challenge["mask"])
-    out = call("train_classifier", train_classifier, gen, clf, batch_size=challenge["batch_size"],
-               batches_per_epoch=challenge["batches"], max_epochs=challenge["epochs"], latent_dim=latent,
-               mask=mask, progress=False)
+    with pinned(ns, SAMPLERS):
+        out = call("train_classifier", train_classifier, gen, clf, batch_size=challenge["batch_size"],
+                   batches_per_epoch=challenge["batches"], max_epochs=challenge["epochs"], latent_dim=latent,
+                   mask=mask, progress=False)
     calls = gen.calls[: challenge["max_calls"]]
     return {"generator_state": state_of(gen), "calls_training": [t for t, _ in calls],
             "calls_z": [z for _, z in calls], "n_calls": len(gen.calls), "seen": clf.seen[: challenge["max_calls"]],

@@ -94,17 +94,10 @@ def _run(ns, train_model, run):
     folder = tempfile.mkdtemp(prefix="ckpt-")
     ckpt = os.path.join(folder, "ckpt") if run["checkpoints"] else None
     seed_all(run["seed"])
-    own = ns.get("compute_gradient_penalty")
-    ns["compute_gradient_penalty"] = grader_penalty
-    try:
+    with pinned(ns, {"compute_gradient_penalty": grader_penalty}):
         out = call("train_model", train_model, gen, critic, data, opt_g, opt_c, batch_size=run["batch_size"],
                    max_epochs=run["epochs"], n_critic=run["n_critic"], lambda_gp=run["lambda_gp"], mask=mask,
                    latent_dim=8, val_dataset=val, lr_gamma=run["lr_gamma"], checkpoint_dir=ckpt, progress=False)
-    finally:
-        if own is None:
-            ns.pop("compute_gradient_penalty", None)
-        else:
-            ns["compute_gradient_penalty"] = own
     got = {"a": float(critic.a.detach()), "b": float(critic.b.detach()), "p": float(gen.p.detach()),
            "steps": log[:4096], "returned_kind": kind(out), "histories": []}
     if isinstance(out, (tuple, list)):
