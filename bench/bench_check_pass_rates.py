@@ -69,7 +69,7 @@ from reference_solution.course.notebook_namespace import build_namespace, soluti
 from reference_solution.course.submissions import apply_mutation  # noqa: E402
 from reference_solution.grading import codec, protocol  # noqa: E402
 from reference_solution.grading import score_matching_matcher as smm  # noqa: E402
-from reference_solution.grading import wgan_training as wtr  # noqa: E402
+from reference_solution.grading import wgan_convergence as wcv  # noqa: E402
 from reference_solution.grading.statistics import P_MIN, direction_uniformity_pvalue, ks_uniform_pvalue, norm_law_pvalue  # noqa: E402
 
 FIRST_SEED = 1000  # seeds are FIRST_SEED, FIRST_SEED + 1, ...
@@ -148,10 +148,24 @@ def fig_inner_outer(ch, res):
     return out
 
 
+def _rel(found, expected):
+    return (float(found) - expected) / abs(expected)
+
+
 def fig_penalty(ch, res):
-    xhat = np.asarray(res["interpolates"], dtype=np.float64)
-    alpha = np.clip(1 - xhat.mean(axis=1), 0, 1)
-    return {"log10 p alpha ~ U(0,1)": Figure(_log10p(ks_uniform_pvalue(alpha)), ">", LOG_PMIN, "p-value")}
+    from reference_solution.grading.wgan_networks import _alphas
+
+    case, got = ch["cases"][-1], res["cases"][-1]
+    found = _alphas(got["seen"], case["real"], case["fake"])
+    p = ks_uniform_pvalue(found[1]) if found is not None else 0.0
+    return {"log10 p alpha ~ U(0,1)": Figure(_log10p(p), ">", LOG_PMIN, "p-value")}
+
+
+def _accuracy_figure(ch, res, separation: bool) -> Figure:
+    from reference_solution.grading.wgan_scoring import MIN_ACCURACY, _accuracy
+
+    acc = _accuracy(ch, res)
+    return Figure(max(acc, 1 - acc) if separation else acc, ">=", MIN_ACCURACY)
 
 
 def fig_balanced(ch, res):
@@ -160,87 +174,98 @@ def fig_balanced(ch, res):
     z = np.concatenate([np.asarray(c, dtype=np.float64).reshape(-1, LATENT) for c in res["calls_z"]])
     share = float((np.linalg.norm(z, axis=1) > Q98).mean())
     limit = max(5 * math.sqrt(0.25 / len(z)), 0.05)
-    w = np.asarray(res["classifier_after"]["net.1.weight"], dtype=np.float64).reshape(-1)
-    slope = float(w @ np.tile(np.asarray(ch["mask"]).reshape(-1), 2))
     return {"anomalous share - 1/2": Figure(share - 0.5, "|<|", limit),
-            "label slope": Figure(slope, ">", 0.0)}
+            "accuracy on secret latents": _accuracy_figure(ch, res, separation=False)}
 
 
-def _rel(found, expected):
-    return (float(found) - expected) / abs(expected)
+def fig_frozen(ch, res):
+    return {"separation on secret latents": _accuracy_figure(ch, res, separation=True)}
 
 
 def fig_forward(ch, res):
-    cases, got = ch["cases"], res["cases"]
-    sigma = cases[4]["sigma"]
-    y = np.asarray(got[4]["out"], dtype=np.float64)
-    again = np.asarray(got[4]["again"], dtype=np.float64)
-    out = {"mean rel. error": Figure(_rel(y.mean(), 1 / sigma**2), "|<|", smm.RTOL),
-           "variance rel. error": Figure(_rel(y[:, 0].var(), 2 / sigma**4), "|<|", 0.1),
-           "correlation": Figure(float(np.corrcoef(y[:, 0], y[:, 1])[0, 1]), "|<|", 0.05),
-           "repeated share": Figure(float(np.mean(y == again)), "<", 0.01)}
-    grad_case, grad_out = cases[5], got[5]
-    if not grad_out.get("no_graph"):
-        b = np.asarray(grad_case["constant"], dtype=np.float64)
-        grad = np.asarray(grad_out["grad"], dtype=np.float64).reshape(-1)
-        n, s = grad_case["shape"][0], grad_case["sigma"]
-        tol = 8 * 2 / (s * math.sqrt(n)) + 1e-4
-        out["gradient deviation / tol"] = Figure(float(np.abs(grad - 2 * b / grad_case["shape"][1]).max()) / tol, "<", 1.0)  # noqa: E501
-    return out
+    f = smm.noise_figures(ch["cases"][4], res["cases"][4])
+    return {"target spread - 1": Figure(f["spread"] - 1, "|<|", 0.05),
+            "log10 p noise normal": Figure(_log10p(f["normal_p"]), ">", LOG_PMIN, "p-value"),
+            "correlation": Figure(f["corr"], "|<|", 0.1),
+            "repeated share": Figure(f["repeated"], "<", 0.01)}
 
 
 def fig_dsm(ch, res):
     out = {}
     for case, got in zip(ch["cases"], res["cases"]):
         s = case["sigma"]
-        y = np.asarray(got["out"], dtype=np.float64)
-        out[f"mean rel. error sigma={s}"] = Figure(_rel(y.mean(), 1 / (s**2 * (1 + s**2))), "|<|", smm.RTOL)
+        y, delta, c = smm._forward_case(case, got)
+        out[f"noise scale - 1 sigma={s:.3g}"] = Figure(float(delta.std()) / s - 1, "|<|", 0.05)
+        if case.get("exact"):
+            out[f"mean rel. error sigma={s}"] = Figure(
+                _rel(y.astype(np.float64).mean(), 1 / (s**2 * (1 + s**2))), "|<|", smm.RTOL)
     return out
 
 
+def _langevin_figures(case, got, shape, eta, drift: bool, prefix: str) -> dict:
+    states, out = smm._states(got, shape)
+    f = smm.langevin_figures(case, states, out)
+    figures = {f"{prefix}noise spread / sqrt(eta) - 1": Figure(f["gamma"] / math.sqrt(eta) - 1, "|<|", smm.RTOL),
+               f"{prefix}log10 p noise normal": Figure(_log10p(f["normal_p"]), ">", LOG_PMIN, "p-value"),
+               f"{prefix}lag correlation": Figure(f["lag"], "|<|", 0.05)}
+    if drift:
+        limit = max(smm.RTOL * eta / 2, 8 * f["beta_se"])
+        figures[f"{prefix}drift / limit"] = Figure((f["beta"] - eta / 2) / limit, "|<|", 1.0)
+    return figures
+
+
 def fig_langevin(ch, res):
-    cases = ch["cases"]
-    outs = [np.asarray(c["out"], dtype=np.float64) for c in res["cases"]]
-    out = {"score 0: variance rel. error": Figure(_rel(outs[0].var(), cases[0]["steps"] * cases[0]["eta"]), "|<|", smm.RTOL),  # noqa: E501
-           "score 1: mean error": Figure(float(outs[1].mean()) - cases[1]["steps"] * cases[1]["eta"] / 2, "|<|", 0.03)}
-    for case, y in zip(cases[2:], outs[2:]):
-        out[f"score -x eta={case['eta']}: variance rel. error"] = Figure(
-            _rel(y.var(), 1 / (1 - case["eta"] / 4)), "|<|", smm.RTOL)
+    out = {}
+    for i, (case, got) in enumerate(zip(ch["cases"], res["cases"])):
+        out.update(_langevin_figures(case, got, case["x"].shape, case["eta"], True, f"case {i}: "))
     return out
 
 
 def fig_sample(ch, res):
-    found = float(np.asarray(res["walk"], dtype=np.float64).var())
-    return {"walk variance": Figure(found, "in", (20 * (1 - smm.RTOL), 21.5 * (1 + smm.RTOL)))}
+    out = {}
+    for shape, run in zip(ch["shapes"], res["runs"]):
+        out.update(_langevin_figures(ch, run, (700, *shape), ch["eta"], False, f"shape {shape}: "))
+    return out
 
 
 def fig_moons(ch, res):
+    from reference_solution.grading import score_matching_training as smt
     from reference_solution.score_matching import sample_quality as sq
 
-    q = sq.sample_quality(np.asarray(res["samples"], dtype=np.float64))
+    q = sq.sample_quality(smt.sampled(ch, res))
     return {"lost share": Figure(q.lost_share, "<=", sq.MAX_LOST_SHARE),
             "moons distance": Figure(q.distance, "<", sq.MOONS_DISTANCE_THRESHOLD),
             "smaller moon share": Figure(q.smaller_share, ">=", sq.MIN_MOON_SHARE)}
 
 
-def _bar_figure(bar: wtr.Bar, value: float) -> Figure:
+def fig_training(ch, res):
+    from reference_solution.grading import score_matching_training as smt
+
+    net = smt._network(ch, res)
+    start = smt.probe_scope()["GraderScoreNet"](smt.HIDDEN)
+    start.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in ch["network"].items()})
+    before, after = smt.dsm_loss(start, ch["_held_out"], ch["sigma"]), smt.dsm_loss(net, ch["_held_out"], ch["sigma"])
+    return {"held-out loss drop": Figure(1 - after / before, ">", smt.MIN_LOSS_DROP)}
+
+
+def _bar_figure(bar: wcv.Bar, value: float) -> Figure:
     if bar.low is not None and bar.high is not None:
         return Figure(value, "in", (bar.low, bar.high))
     return Figure(value, ">=", bar.low) if bar.low is not None else Figure(value, "<=", bar.high)
 
 
-def convergence_figures(cfg: wtr.Convergence, raw: dict[str, float]) -> dict[str, Figure]:
+def convergence_figures(cfg: wcv.Convergence, raw: dict[str, float]) -> dict[str, Figure]:
     """The figures of a convergence run against ``cfg``'s current bars (the others for information)."""
-    raw = wtr.judged_figures(raw)
     out = {bar.figure: _bar_figure(bar, raw.get(bar.figure, math.nan)) for bar in cfg.bars}
+    out["descent"] = Figure(raw.get("descent", math.nan), ">=", cfg.min_descent)
     for key, value in raw.items():
         out.setdefault(key, Figure(value, "in", (None, None)))
     return out
 
 
-def fig_convergence(cfg: wtr.Convergence):
+def fig_convergence(cfg: wcv.Convergence):
     def figures(ch, res):
-        return convergence_figures(cfg, wtr.convergence_figures(ch, res))
+        return convergence_figures(cfg, wcv.convergence_figures_of(cfg, ch, res)[1])
     return figures
 
 
@@ -253,32 +278,31 @@ class Spec:
     cells: tuple[str, ...]  # solution cells whose VALID alternatives can change the check's result
     figures: Callable[[dict, dict], dict[str, Figure]]
     extra_mutants: tuple[str, ...] = ()  # bugs that must fail besides those listing the check
-    trained: bool = False  # score_matching: train the matcher per seed first (training seed = seed)
-    config: wtr.Convergence | None = None  # convergence: runs are re-judged against its current bars
+    config: wcv.Convergence | None = None  # convergence: runs are re-judged against its current bars
     mutant_seconds: float | None = MUTANT_SECONDS  # None: the check's own limit
 
 
-BROKEN_TRAINERS = ("wrong generator loss sign", "wrong critic loss sign", "penalty subtracted",
-                   "sigmoid on the critic")
+BROKEN_TRAINERS = ("wrong generator loss sign", "wrong critic loss sign", "penalty subtracted")
 W, S = "wgan_anomalies", "score_matching"
 SPECS = [
     Spec(mw.SPHERE, W, (mw.SAMP,), fig_sphere),
     Spec(mw.BALL, W, (mw.SAMP,), fig_ball),
     Spec(mw.INOUT, W, (mw.SAMP,), fig_inner_outer),
     Spec(mw.GP, W, (mw.GP_C,), fig_penalty),
-    Spec(mw.BAL, W, (mw.TCLF, mw.SAMP), fig_balanced),
-    Spec(mw.CPU_CONV, W, (mw.NET, mw.GP_C, mw.TRAIN), fig_convergence(wtr.CPU_SCALE),
-         extra_mutants=BROKEN_TRAINERS, mutant_seconds=None, config=wtr.CPU_SCALE),
+    Spec(mw.BAL, W, (mw.TCLF,), fig_balanced),
+    Spec(mw.FROZEN, W, (mw.TCLF,), fig_frozen),
+    Spec(mw.CPU_CONV, W, (mw.TRAIN,), fig_convergence(wcv.CPU_SCALE),
+         extra_mutants=BROKEN_TRAINERS, mutant_seconds=None, config=wcv.CPU_SCALE),
     # "trains at full size" (shapes, finite, a generator that changes, a critic not flat): a
     # broken trainer may pass it, learning is judged at 32 px
-    Spec(mw.FULL, W, (mw.NET, mw.GP_C, mw.TRAIN), fig_convergence(wtr.FULL_SIZE),
-         mutant_seconds=None, config=wtr.FULL_SIZE),
+    Spec(mw.FULL, W, (mw.TRAIN,), fig_convergence(wcv.FULL_SIZE),
+         mutant_seconds=None, config=wcv.FULL_SIZE),
     Spec(msm.FWD, S, (msm.CLASS,), fig_forward),
     Spec(msm.DSM, S, (msm.CLASS,), fig_dsm),
     Spec(msm.LANG, S, (msm.CLASS,), fig_langevin),
     Spec(msm.SAMPLE, S, (msm.CLASS,), fig_sample),
-    Spec(msm.NEAR, S, (msm.CLASS, msm.NET, msm.TRAIN, msm.HYPER), fig_moons, trained=True,
-         mutant_seconds=None),
+    Spec(msm.LOOP, S, (msm.TRAIN,), fig_training),
+    Spec(msm.NEAR, S, (msm.CLASS, msm.TRAIN, msm.HYPER), fig_moons, mutant_seconds=None),
 ]
 CATALOGUE = {W: mw, S: msm}
 
@@ -304,28 +328,20 @@ def cases(spec: Spec, include_may_fail: bool = False) -> list[Case]:
 
 # ---- running ----------------------------------------------------------------------------------
 
-def _replacements(spec: Spec, case: Case, seed: int | None) -> dict[str, str]:
+def _replacements(spec: Spec, case: Case) -> dict[str, str]:
     cells = solution_cells(spec.assignment)
     reps = {}
     if case.mutant is not None:
         m = case.mutant
         reps[m.cell_grade_id] = apply_mutation(cells[m.cell_grade_id], m.old, m.new)
-    if spec.trained and seed is not None:  # another training seed: the notebook's setup seeds torch
-        reps["setup"] = apply_mutation(cells["setup"], "torch.manual_seed(0)", f"torch.manual_seed({seed})")
     return reps
 
 
-def namespace(spec: Spec, case: Case, seed: int | None = None) -> dict:
-    """The case's namespace; for ``trained`` specs, after the notebook's training cell (which
-    may raise for a bug: like a notebook run, the later cells and the check still run)."""
+def namespace(spec: Spec, case: Case) -> dict:
+    """The case's namespace (score_matching: with the notebook's NUM_STEPS and ETA too)."""
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        ns = build_namespace(spec.assignment, _replacements(spec, case, seed), scoring=False)
-        if spec.trained:  # the notebook's training call and sampling settings
-            try:
-                ns["train_model"](ns["matcher"], ns["train_loader"], ns["test_loader"], epochs=ns["EPOCHS"],
-                                  optimizer=ns["optimizer"], scheduler=ns["scheduler"], progress=False)
-            except Exception as exc:  # noqa: BLE001
-                ns["_training_error"] = f"{type(exc).__name__}: {exc}"
+        ns = build_namespace(spec.assignment, _replacements(spec, case), scoring=spec.check == mw.ANOM)
+        if spec.assignment == S:
             exec(solution_cells(spec.assignment)["sampling_parameters"], ns)  # noqa: S102 - NUM_STEPS, ETA
     return ns
 
@@ -335,12 +351,12 @@ def fingerprint(spec: Spec, case: Case) -> str:
     are left out (runs are re-judged against the current bars), so moving a bar needs no rerun."""
     check = protocol.registry()[spec.check]
     if spec.config is not None:
-        code = [inspect.getsource(f) for f in (wtr.convergence_challenge, wtr.convergence_figures,
-                                                wtr.convergence_structure)]
+        code = [inspect.getsource(f) for f in (wcv.convergence_challenge, wcv.convergence_figures,
+                                                wcv.convergence_structure, wcv.evaluate, wcv.descent)]
         code.append(repr(dataclasses.replace(spec.config, bars=())))
     else:
         code = [inspect.getsource(sys.modules[check.verdict.__module__]), inspect.getsource(spec.figures)]
-    parts = code + [check.probe_file().read_text(), (protocol.PROBES_DIR / "support.py").read_text(),
+    parts = code + [check.probe_file().read_text(), *(p.read_text() for p in protocol.PROBE_PARTS),
                     (REPO / "reference_solution" / "grading" / "statistics.py").read_text(),
                     json.dumps(solution_cells(spec.assignment), sort_keys=True)]
     if case.mutant is not None:
@@ -353,7 +369,7 @@ def rejudge(spec: Spec, row: dict) -> dict:
     if spec.config is None or "raw" not in row:
         return row
     figures = convergence_figures(spec.config, row["raw"])
-    bars_hold = all(figures[b.figure].passes() for b in spec.config.bars)
+    bars_hold = all(figures[b.figure].passes() for b in spec.config.bars) and figures["descent"].passes()
     return {**row, "passed": bool(row["structural"] and bars_hold),
             "figures": {k: [f.value, f.op, f.limit, f.kind] for k, f in figures.items()}}
 
@@ -367,15 +383,11 @@ def run_once(spec: Spec, ns: dict, seed: int, seconds: float | None) -> dict:
         folder = Path(tmp)
         challenge, challenge_path = protocol.prepare(check, folder, seed)
         result_path = folder / "out.json"
-        scope: dict = {}
-        exec(protocol.runner_source(check.probe_file()), scope)  # noqa: S102 - our probe source
         started, cpu_started = time.monotonic(), time.process_time()
         timed_out = False
         threads = torch.get_num_threads()
         try:
-            with protocol._time_limit(seconds or check.seconds, "the probe"):
-                scope["_grading_main"](ns, {"challenge": str(challenge_path), "result": str(result_path),
-                                            "function": check.function, "max_challenge": 8 * protocol.MAX_RESULT_BYTES})
+            protocol.run_probe(check, ns, challenge_path, result_path, seconds)
         except AssertionError:
             timed_out = True
         finally:
@@ -395,11 +407,10 @@ def run_once(spec: Spec, ns: dict, seed: int, seconds: float | None) -> dict:
             if "failure" not in result:
                 if spec.config is not None:
                     try:
-                        wtr.convergence_structure(spec.config, challenge, result)
+                        extra["raw"] = wcv.convergence_figures_of(spec.config, challenge, result)[1]
                         extra["structural"] = True
                     except AssertionError:
                         extra["structural"] = False
-                    extra["raw"] = wtr.convergence_figures(challenge, result)
                     extra["probe_seconds_training"] = float(result.get("seconds", math.nan))
                 figures = {k: [f.value, f.op, f.limit, f.kind] for k, f in spec.figures(challenge, result).items()}
         except Exception:  # noqa: BLE001 - a bug's data may not even have the figures' form
@@ -615,9 +626,7 @@ def main(argv=None) -> int:
             limit = spec.mutant_seconds if case.role in ("mutant", "may fail") else None
             started = time.monotonic()
             try:
-                if spec.trained:
-                    ns = namespace(spec, case, seed)
-                elif ns is None:
+                if ns is None:
                     ns = namespace(spec, case)
             except Exception as exc:  # noqa: BLE001 - a bug may break the notebook's own cells
                 out = {"passed": False, "message": f"the notebook's cells raised {type(exc).__name__}: {exc}"[:300],
@@ -626,10 +635,6 @@ def main(argv=None) -> int:
                 torch.manual_seed(seed)
                 np.random.seed(seed % 2**32)
                 out = run_once(spec, ns, seed, limit)
-                if spec.trained:
-                    out["train_seconds"] = time.monotonic() - started - out["seconds"]
-                    if "_training_error" in ns:
-                        out["message"] = f"(training raised {ns['_training_error'][:80]}) " + out["message"]
             row = {"check": spec.check, "case": case.name, "role": case.role, "seed": seed,
                    "fingerprint": fp, **out}
             append(args.cache, row)

@@ -85,28 +85,31 @@ def forward_challenge(rng, folder: Path, context: Context) -> dict:
     return {"seed": _seed(rng), "cases": cases}
 
 
+def noise_figures(case: dict, got) -> dict[str, float]:
+    """Of the large forward case: the target's spread times sigma, the noise's normality (KS
+    p-value), the correlation of the two coordinates' noise, the share of noise repeated by a second call."""
+    _, delta, c = _forward_case(case, got)
+    z = (delta / delta.std()).reshape(-1) if delta.std() > 0 else np.zeros(delta.size)
+    again, first = _recorded(got, "seen_again", delta.shape), _recorded(got, "seen", delta.shape)
+    return {"spread": float(np.sqrt(np.mean((c * delta) ** 2))) * case["sigma"],
+            "normal_p": float(stats.kstest(z, "norm").pvalue) if delta.std() > 0 else 0.0,
+            "corr": float(np.corrcoef(delta[:, 0], delta[:, 1])[0, 1]) if delta.std() > 0 else 1.0,
+            "repeated": float(np.mean(again == first))}
+
+
 def forward_returns_per_element_dsm_error(challenge: dict, result: dict) -> None:
     """forward returns the per-element error (s(x + sigma eps) + eps/sigma)^2: fresh, independent Gaussian noise, gradients kept."""  # noqa: E501
     cases = challenge["cases"]
     got = expect.cases(result, "cases", len(cases))
     for case, out in zip(cases[:4], got[:4]):
         _forward_case(case, out)
-    case = cases[4]
-    _, delta, c = _forward_case(case, got[4])
-    sigma = case["sigma"]
-    assert float(np.abs(c * delta).std()) > 0 and np.isfinite(c), "the target should be the noise over sigma"
-    spread = float(np.sqrt(np.mean((c * delta) ** 2))) * sigma
-    assert abs(spread - 1) < 0.05, (
-        f"the target should be eps/sigma with eps ~ N(0, 1): its spread is {spread:.3g}/sigma, not 1/sigma")
-    z = (delta / delta.std()).reshape(-1)
-    p = float(stats.kstest(z, "norm").pvalue)
-    assert p > P_MIN, f"the noise should be Gaussian, N(0, 1) per element (p = {p:.2g})"
-    corr = float(np.corrcoef(delta[:, 0], delta[:, 1])[0, 1])
-    assert abs(corr) < 0.1, (f"the noise of the two coordinates of a sample is correlated ({corr:.2f}): "
-                             "draw independent noise for every element, with the shape of x (torch.randn_like(x))")
-    again = _recorded(got[4], "seen_again", delta.shape)
-    first = _recorded(got[4], "seen", delta.shape)
-    assert float(np.mean(again == first)) < 0.01, "every call of forward should draw new noise"
+    f = noise_figures(cases[4], got[4])
+    assert abs(f["spread"] - 1) < 0.05, (
+        f"the target should be eps/sigma with eps ~ N(0, 1): its spread is {f['spread']:.3g}/sigma, not 1/sigma")
+    assert f["normal_p"] > P_MIN, f"the noise should be Gaussian, N(0, 1) per element (p = {f['normal_p']:.2g})"
+    assert abs(f["corr"]) < 0.1, (f"the noise of the two coordinates of a sample is correlated ({f['corr']:.2f}): "
+                                  "draw independent noise for every element, with the shape of x (torch.randn_like(x))")
+    assert f["repeated"] < 0.01, "every call of forward should draw new noise"
     grad_case, grad_out = cases[5], got[5]
     assert not grad_out.get("no_graph"), (
         "forward's error should be differentiable w.r.t. the score model (do not detach the score "
@@ -156,29 +159,38 @@ def dsm_error_matches_the_closed_form(challenge: dict, result: dict) -> None:
                 f"sigma = {sigma} should be 1/(sigma^2 (1 + sigma^2)) = {expected:.4g}; found {found:.4g}")
 
 
-def langevin_steps(case: dict, states: list, out: np.ndarray, steps: int, eta: float,
-                   drift: bool) -> None:
+def langevin_figures(case: dict, states: list, out: np.ndarray) -> dict[str, float]:
+    """The steps x_0 .. x_K (what the score model saw, then the output) regressed on the score:
+    drift factor ``beta`` (and its standard error), noise spread ``gamma``, the noise's normality
+    (KS p-value) and its correlation from one step to the next."""
+    x = np.stack([*states, out]).astype(np.float64)  # (K + 1, rows, ...)
+    steps = len(states)
+    inc = (x[1:] - x[:-1]).reshape(steps, -1)
+    s = _score(case, x[:-1]).reshape(steps, -1)
+    ss = max(float((s * s).sum()), 1e-300)
+    beta = float((inc * s).sum() / ss)
+    r = inc - beta * s
+    gamma = float(r.std())
+    lag = float(np.corrcoef(r[1:].reshape(-1), r[:-1].reshape(-1))[0, 1]) if steps > 1 and gamma > 0 else 1.0
+    p = float(stats.kstest((r / gamma).reshape(-1), "norm").pvalue) if gamma > 0 else 0.0
+    return {"beta": beta, "beta_se": gamma / math.sqrt(ss), "gamma": gamma, "normal_p": p, "lag": lag}
+
+
+def langevin_steps(case: dict, states: list, out: np.ndarray, steps: int, eta: float, drift: bool) -> None:
     """Check that ``states`` (what the score model saw) and ``out`` follow
     x <- x + eta/2 s(x) + sqrt(eta) N(0, 1); ``drift=False`` leaves the drift's factor free."""
     assert len(states) == steps, f"Langevin with num_steps = {steps} should call the score model {steps} times, got {len(states)}"  # noqa: E501
-    x = np.stack([*states, out]).astype(np.float64)  # (K + 1, rows, ...)
-    inc = (x[1:] - x[:-1]).reshape(steps, -1)
-    s = _score(case, x[:-1]).reshape(steps, -1)
-    beta = float((inc * s).sum() / max((s * s).sum(), 1e-300))
-    r = inc - beta * s
-    gamma = float(r.std())
+    f = langevin_figures(case, states, out)
     if drift:
-        se = gamma / math.sqrt(max((s * s).sum(), 1e-300))
-        assert abs(beta - eta / 2) <= max(RTOL * eta / 2, 8 * se), (
+        assert abs(f["beta"] - eta / 2) <= max(RTOL * eta / 2, 8 * f["beta_se"]), (
             f"each Langevin step should move x by eta/2 s(x): with eta = {eta:.3g} your drift is "
-            f"{beta:.3g} s(x), not {eta / 2:.3g} s(x)")
-    assert abs(gamma / math.sqrt(eta) - 1) < RTOL, (
+            f"{f['beta']:.3g} s(x), not {eta / 2:.3g} s(x)")
+    assert abs(f["gamma"] / math.sqrt(eta) - 1) < RTOL, (
         f"each Langevin step should add sqrt(eta) N(0, 1) noise: with eta = {eta:.3g} the noise has spread "
-        f"{gamma:.3g}, not {math.sqrt(eta):.3g}")
-    p = float(stats.kstest((r / gamma).reshape(-1), "norm").pvalue)
-    assert p > P_MIN, f"the Langevin noise should be Gaussian (p = {p:.2g})"
-    lag = float(np.corrcoef(r[1:].reshape(-1), r[:-1].reshape(-1))[0, 1])
-    assert abs(lag) < 0.05, f"the Langevin noise should be drawn afresh at every step (correlation {lag:.2f} between steps)"
+        f"{f['gamma']:.3g}, not {math.sqrt(eta):.3g}")
+    assert f["normal_p"] > P_MIN, f"the Langevin noise should be Gaussian (p = {f['normal_p']:.2g})"
+    assert abs(f["lag"]) < 0.05, (
+        f"the Langevin noise should be drawn afresh at every step (correlation {f['lag']:.2f} between steps)")
 
 
 def _states(got, shape: tuple) -> tuple[list, np.ndarray]:
