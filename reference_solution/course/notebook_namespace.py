@@ -57,8 +57,8 @@ def build_namespace(assignment: str, replacements: dict[str, str] | None = None,
     """Execute the solution cells of ``assignment`` (``replacements``: ``{grade_id: source}``).
 
     For ``wgan_anomalies`` the namespace also gets what the notebook's later cells make and the
-    checks use: a generator and a critic at 32 px and the optimizers cell run on them, and with ``scoring`` the scoring cell
-    run on the grading data with a fresh classifier.
+    checks use: a generator and a critic at 32 px and the optimizers cell run on them, and with
+    ``scoring`` the scoring cell run on the grading data with a fresh classifier.
     """
     import torch
 

@@ -43,7 +43,7 @@ import numpy as np
 from . import codec
 
 __all__ = ["Check", "Context", "registry", "run_in_process", "judge", "runner_source", "probe_scope",
-           "message", "CHECK_MODULES", "MAX_RESULT_BYTES"]
+           "message", "verdict_table", "CHECK_MODULES", "MAX_RESULT_BYTES"]
 
 PROBES_DIR = Path(__file__).resolve().parent / "probes"
 # kernel-side sources every probe runs after (in this order), before its own module
@@ -79,6 +79,12 @@ class Check:
     verdict: Callable[[dict, dict], None]  # raises AssertionError for the student
     seconds: float = 60.0  # wall-clock budget of the probe in the grading kernel
     trusts: str = ""  # what the verdict takes on the kernel's word (docs/SECURITY.md); "" = nothing
+    verifies: str = ""  # what the verdict recomputes from the secret inputs (docs/SECURITY.md)
+
+    @property
+    def unverifiable(self) -> bool:
+        """Nothing the verdict sees can be recomputed here: its points rest on the kernel's word."""
+        return self.trusts.startswith("everything")
 
     @property
     def doc(self) -> str:
@@ -134,6 +140,15 @@ def probe_scope(probe_file: Path = PROBES_DIR / "grader_models.py") -> dict:
     scope: dict = {"__name__": "grader_probe_scope"}
     exec(runner_source(Path(probe_file)), scope)  # noqa: S102 - our own probe source
     return scope
+
+
+def verdict_table(checks: Mapping[str, Check]) -> str:
+    """The Markdown table of docs/SECURITY.md: per check, what its verdict recomputes and what it
+    takes on the kernel's word."""
+    rows = ["| check | the verdict recomputes | it takes on the kernel's word |", "|---|---|---|"]
+    for check in checks.values():
+        rows.append(f"| `{check.name}` | {check.verifies or '-'} | {check.trusts or 'nothing'} |")
+    return "\n".join(rows)
 
 
 def kernel_code(check: Check, challenge_path: str, result_path: str) -> str:

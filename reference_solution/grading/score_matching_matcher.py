@@ -252,7 +252,8 @@ def matcher_runs_on_the_models_device(challenge: dict, result: dict) -> None:
     hint = "; draw noise on the input's device (torch.randn_like, or device=x.device)"
     for name in ("forward", "loss", "sample"):
         got = expect.entry(result, name)
-        assert isinstance(got, dict) and "error" not in got, f"{name} on the {device} device failed: {got.get('error')}{hint}"
+        assert isinstance(got, dict) and "error" not in got, (
+            f"{name} on the {device} device failed: {got.get('error') if isinstance(got, dict) else got}{hint}")
         assert got.get("kind") == "tensor" and got.get("device") == device, (
             f"{name} on a {device} input returned a {got.get('kind')} on {got.get('device') or 'no device'}{hint}")
     assert result["loss"].get("ndim") == 0, "loss should be a scalar on x's device"
@@ -260,16 +261,23 @@ def matcher_runs_on_the_models_device(challenge: dict, result: dict) -> None:
 
 CHECKS = [
     Check("forward_returns_per_element_dsm_error", "score_matching.matcher", forward_challenge,
-          forward_returns_per_element_dsm_error, seconds=60),
+          forward_returns_per_element_dsm_error, seconds=60,
+          verifies="the noise recovered from the secret score model's recorded input; the error refitted element by "
+                   "element; noise law, independence, freshness; the gradient recomputed"),
     Check("dsm_error_matches_the_closed_form", "score_matching.matcher", closed_form_challenge,
-          dsm_error_matches_the_closed_form, seconds=60),
+          dsm_error_matches_the_closed_form, seconds=60,
+          verifies="the same refit: noise scale sigma and target eps/sigma; the closed-form mean for the exact score"),
     Check("langevin_step_matches_the_update_rule", "score_matching.matcher", langevin_challenge,
-          langevin_step_matches_the_update_rule, seconds=60),
+          langevin_step_matches_the_update_rule, seconds=60,
+          verifies="every recorded step regressed on a secret score: drift eta/2, noise sqrt(eta), Gaussian and fresh"),
     Check("sample_returns_detached_samples", "score_matching.sample", sample_challenge,
           sample_returns_detached_samples, seconds=60,
           trusts="that the samples carry no autograd graph and lie on the model's device (the Langevin "
-                 "steps themselves are recovered and checked here)"),
+                 "steps themselves are recovered and checked here)",
+          verifies="the recorded Langevin states: num_steps calls, sqrt(eta) noise, fresh at every step; shape and "
+                   "dtype"),
     Check("matcher_runs_on_the_models_device", "score_matching.device", device_challenge,
           matcher_runs_on_the_models_device, seconds=30,
-          trusts="everything: where a tensor was created can only be seen in the kernel (unverifiable, 1 point)"),
+          trusts="everything: where a tensor was created can only be seen in the kernel (unverifiable, 1 point)",
+          verifies="nothing"),
 ]

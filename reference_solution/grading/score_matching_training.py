@@ -220,14 +220,20 @@ CHECKS = [
     Check("hyperparameters_within_the_seed_bounds", "score_matching.hyperparameters",
           hyperparameters_challenge, hyperparameters_within_the_seed_bounds, seconds=20,
           trusts="the values the kernel reports (a value is its own answer; the sampling check trains with "
-                 "the same values)"),
+                 "the same values)",
+          verifies="the bounds on the values reported"),
     Check("score_network_maps_points_to_scores", "score_matching.score_network", network_challenge,
-          score_network_maps_points_to_scores, seconds=30),
+          score_network_maps_points_to_scores, seconds=30,
+          verifies="the score network's graph re-run here on secret points"),
     Check("training_loop_updates_the_model", "score_matching.training", training_challenge,
           training_loop_updates_the_model, seconds=120,
-          trusts="the scheduler's step count and the returned histories (the training itself is measured here)"),
+          trusts="the scheduler's step count and the returned histories (the training itself is measured here)",
+          verifies="the grader's network, from secret weights, trained by the student's loop: its denoising loss on "
+                   "held-out points measured here"),
     Check("samples_land_near_the_moons", "score_matching.sampling", sampling_challenge,
           samples_land_near_the_moons, seconds=240,
           trusts="which EPOCHS, LR, SIGMA, BATCH_SIZE, NUM_STEPS and ETA the notebook holds (the samples are "
-                 "drawn here from the weights that came back)"),
+                 "drawn here from the weights that came back)",
+          verifies="the grader's network trained by the student's loop and matcher on secretly bent moons; samples "
+                   "drawn here, bent back, compared with the moons"),
 ]

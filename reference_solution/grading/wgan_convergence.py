@@ -312,7 +312,11 @@ def training_works_at_full_size(challenge: dict, result: dict) -> None:
 
 CHECKS = [
     Check("training_converges_at_cpu_scale", "wgan_convergence.converge",
-          convergence_challenge(CPU_SCALE), training_converges_at_cpu_scale, seconds=CPU_SCALE.seconds),
+          convergence_challenge(CPU_SCALE), training_converges_at_cpu_scale, seconds=CPU_SCALE.seconds,
+          verifies="the grader's networks, from secret weights, trained by the student's loop: sampled here on secret"
+                   " latents against held-out days; weights must descend from the secret start"),
     Check("training_works_at_full_size", "wgan_convergence.converge",
-          convergence_challenge(FULL_SIZE), training_works_at_full_size, seconds=FULL_SIZE.seconds),
+          convergence_challenge(FULL_SIZE), training_works_at_full_size, seconds=FULL_SIZE.seconds,
+          verifies="as above at 256 px for one epoch: finite, changed samples, a critic that is not flat, weights "
+                   "descended from the secret start"),
 ]

@@ -170,11 +170,16 @@ def ds_rejects_missing_and_mismatched_files(challenge: dict, result: dict) -> No
 
 CHECKS = [
     Check("ds_items_are_masked_two_channel_tensors", "wgan_dataset.items", items_challenge,
-          ds_items_are_masked_two_channel_tensors, seconds=60),
+          ds_items_are_masked_two_channel_tensors, seconds=60,
+          verifies="items and DataLoader batches of random files in secret sizes, compared value by value with the "
+                   "files times the mask"),
     Check("ds_reads_files_memory_mapped", "wgan_dataset.memory_mapped", mapped_challenge,
-          ds_reads_files_memory_mapped, seconds=60),
+          ds_reads_files_memory_mapped, seconds=60,
+          verifies="three secret days of two files larger than all the memory the jail gives the kernel (sparse on "
+                   "disk), compared with the values written"),
     Check("ds_rejects_missing_and_mismatched_files", "wgan_dataset.refusals", refusals_challenge,
           ds_rejects_missing_and_mismatched_files, seconds=60,
           trusts="that DS raised for the three broken cases (the valid cases, mixed in a secret order, "
-                 "must return the right days)"),
+                 "must return the right days)",
+          verifies="the valid cases (secret order among the broken ones) must return the right day and length"),
 ]

@@ -143,7 +143,7 @@ def _radii_right(values: dict[str, float], n: int, where: str) -> None:
 
 
 def chi_quantile_is_right(challenge: dict, result: dict) -> None:
-    """chi_p98 is the 98% quantile of the chi law for latent_dim (128, and other sizes) and R_OUTER = chi_p98 * 2^(1/n)."""
+    """chi_p98 is the 98% quantile of the chi law for latent_dim (128, and other sizes) and R_OUTER = chi_p98 * 2^(1/n)."""  # noqa: E501
     names = challenge["names"]
     n = _values(expect.entry(result, "original"), ["latent_dim"], "in your notebook")["latent_dim"]
     assert n == 128, "latent_dim should stay 128"
@@ -178,12 +178,18 @@ def rejection_probability_balances_the_gaussian_scheme(challenge: dict, result: 
 
 CHECKS = [
     Check("sphere_sampler_is_uniform", "wgan_latent.sampler", sphere_challenge,
-          sphere_sampler_is_uniform, seconds=SAMPLER_SECONDS),
+          sphere_sampler_is_uniform, seconds=SAMPLER_SECONDS,
+          verifies="KS tests of samples in secret dimensions and counts"),
     Check("ball_sampler_follows_the_norm_law", "wgan_latent.sampler", ball_challenge,
-          ball_sampler_follows_the_norm_law, seconds=SAMPLER_SECONDS),
+          ball_sampler_follows_the_norm_law, seconds=SAMPLER_SECONDS,
+          verifies="KS tests of the norm law and directions in secret dimensions, radii and counts"),
     Check("inner_and_outer_are_balanced", "wgan_latent.sampler", inner_outer_challenge,
-          inner_and_outer_are_balanced, seconds=1.5 * SAMPLER_SECONDS),
-    Check("chi_quantile_is_right", "wgan_latent.rerun", radii_challenge, chi_quantile_is_right, seconds=20),
+          inner_and_outer_are_balanced, seconds=1.5 * SAMPLER_SECONDS,
+          verifies="split, share and norm law in secret dimensions and radii"),
+    Check("chi_quantile_is_right", "wgan_latent.rerun", radii_challenge, chi_quantile_is_right, seconds=20,
+          verifies="the student's cell run again with a secret latent_dim: the values must follow the chi law there "
+                   "too"),
     Check("rejection_probability_balances_the_gaussian_scheme", "wgan_latent.rerun", rejection_challenge,
-          rejection_probability_balances_the_gaussian_scheme, seconds=20),
+          rejection_probability_balances_the_gaussian_scheme, seconds=20,
+          verifies="the student's cell run again with a secret QUANTILE: the value must follow the balancing formula"),
 ]

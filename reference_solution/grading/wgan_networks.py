@@ -303,7 +303,7 @@ def gradient_penalty_matches_a_known_critic(challenge: dict, result: dict) -> No
             assert "grad" in got, ("the penalty should be differentiable w.r.t. the critic (create_graph=True); "
                                    f"back-propagating it failed: {got.get('grad_error', 'no graph')}")
             found_grads = expect.cases(got, "grad", 4, "gradients")
-            for name, g, want in zip(("W", "c", "v", "d"), found_grads, grads):
+            for g, want in zip(found_grads, grads):
                 g = expect.array(g, "a gradient", shape=want.shape, kinds="f")
                 assert np.allclose(g, want, rtol=1e-4, atol=1e-6), (
                     "the penalty's gradient w.r.t. the critic's weights is wrong (keep the graph: create_graph=True)")
@@ -325,13 +325,24 @@ def classifier_outputs_one_logit_per_sample(challenge: dict, result: dict) -> No
 
 CHECKS = [
     Check("generator_maps_latents_to_unit_interval_images", "wgan_networks.generator",
-          generator_challenge, generator_maps_latents_to_unit_interval_images, seconds=120),
+          generator_challenge, generator_maps_latents_to_unit_interval_images, seconds=120,
+          verifies="the generator's torch.export graph and weights re-run here on secret latents, also with weights x"
+                   " 10: shapes, dtype, range"),
     Check("critic_is_unbounded_without_batch_norm", "wgan_networks.critic", critic_challenge,
-          critic_is_unbounded_without_batch_norm, seconds=60),
+          critic_is_unbounded_without_batch_norm, seconds=60,
+          verifies="the critic's graph re-run here: no batch-norm op, each sample's score independent of the batch, "
+                   "unbounded with weights x 10"),
     Check("optimizers_cover_each_network", "wgan_networks.optimizers", optimizers_challenge,
-          optimizers_cover_each_network, seconds=30),
+          optimizers_cover_each_network, seconds=30,
+          trusts="which parameters gen and dsc have (the step on them is recomputed here)",
+          verifies="one step on secret gradients recomputed here with torch's optimizer of the same kind and "
+                   "settings, for every parameter of both networks"),
     Check("gradient_penalty_matches_a_known_critic", "wgan_networks.penalty", penalty_challenge,
-          gradient_penalty_matches_a_known_critic, seconds=60),
+          gradient_penalty_matches_a_known_critic, seconds=60,
+          verifies="the penalty and its gradient w.r.t. a secret MLP critic recomputed here at the interpolates the "
+                   "function made; alpha ~ U(0, 1) per sample"),
     Check("classifier_outputs_one_logit_per_sample", "wgan_networks.classifier", classifier_challenge,
-          classifier_outputs_one_logit_per_sample, seconds=60),
+          classifier_outputs_one_logit_per_sample, seconds=60,
+          verifies="the classifier's graph re-run here in both modes: (N, 1) float32, depending on its weights, "
+                   "unbounded with weights x 10"),
 ]

@@ -135,7 +135,8 @@ def classifier_training_keeps_the_generator_frozen(challenge: dict, result: dict
         got = expect.array(expect.entry(state, key), f"the generator's {key}", shape=value.shape, finite=False)
         assert np.array_equal(got, value), f"the generator changed during classifier training ({key})"
     flags = expect.entry(result, "calls_training", "the generator's modes")
-    assert isinstance(flags, list) and not any(expect.flag(f, "a mode") for f in flags), "the generator should run in eval mode"
+    assert isinstance(flags, list) and not any(expect.flag(f, "a mode") for f in flags), (
+        "the generator should run in eval mode")
     gen = probe_scope(PROBES_DIR / "wgan_scoring.py")["BNGenerator"](LATENT, Q98)
     gen.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in challenge["state"].items()})
     gen.eval()
@@ -223,11 +224,17 @@ CHECKS = [
     Check("classifier_training_keeps_the_generator_frozen", "wgan_scoring.classifier_training",
           _training_challenge("bn"), classifier_training_keeps_the_generator_frozen, seconds=60,
           trusts="the generator's state after training and its mode at every call (the classifier's inputs "
-                 "must be the generator's eval-mode outputs, and the classifier must work on them)"),
+                 "must be the generator's eval-mode outputs, and the classifier must work on them)",
+          verifies="the classifier's inputs recomputed as the frozen generator's eval-mode outputs; the trained "
+                   "weights, run here, must separate secret latents"),
     Check("classifier_trains_on_balanced_masked_batches", "wgan_scoring.classifier_training",
           _training_challenge("norm"), classifier_trains_on_balanced_masked_batches, seconds=60,
           trusts="the latents the generator was called with (their share above q_0.98); the classifier's "
-                 "weights are judged here"),
+                 "weights are judged here",
+          verifies="the trained weights run here must classify secret latents (labels), and the weights outside the "
+                   "mask must equal their secret start"),
     Check("anomalies_are_indices_above_the_threshold", "wgan_scoring.scoring", scoring_challenge,
-          anomalies_are_indices_above_the_threshold, seconds=60),
+          anomalies_are_indices_above_the_threshold, seconds=60,
+          verifies="the scoring cell run again on secret days with a secret classifier: every probability recomputed "
+                   "here, idx from probs > threshold"),
 ]

@@ -6,7 +6,8 @@ training is a short recurrence the verdict replays here, from the secret startin
 and learning rates, and the step log the kernel reports (which optimizer stepped, at which
 learning rate):
 
-    critic step:     a <- a - lr * (s_c (m_f p - r) + s_gp lambda_gp dGP/da),   dGP/da = 2 (|a|/sqrt(d) - 1) sign(a)/sqrt(d)
+    critic step:     a <- a - lr * (s_c (m_f p - r) + s_gp lambda_gp dGP/da)
+                     with dGP/da = 2 (|a|/sqrt(d) - 1) sign(a)/sqrt(d)
     generator step:  p <- p + s_g lr a m_f
 
 where ``r`` is the mean of a real batch, ``m_f`` the mean of the mask (1 without masking), and
@@ -112,7 +113,8 @@ def replay(run: dict, steps: list, v: Variant) -> Replay:
         else:
             p += v.gen_sign * lr * a * m_f
         next_is_critic = i + 1 == len(steps) or steps[i + 1][0] == "c"
-        if critic_steps and critic_steps % per_epoch == 0 and next_is_critic and len(epochs) < critic_steps // per_epoch:
+        epoch_ends = critic_steps and critic_steps % per_epoch == 0 and next_is_critic
+        if epoch_ends and len(epochs) < critic_steps // per_epoch:
             epochs.append((a, p))
     return Replay(a, p, tuple(epochs))
 
@@ -275,8 +277,9 @@ def training_schedules_validates_and_checkpoints(challenge: dict, result: dict) 
     final = [(rep.a, rep.p) for _, rep in found]
     for f in files:
         tensors = expect.entry(f, "tensors") if isinstance(f, dict) else {}
-        values = [float(np.asarray(t).reshape(-1)[0]) for t in tensors.values()
-                  if isinstance(t, np.ndarray) and t.size == 1 and np.isfinite(t).all()] if isinstance(tensors, dict) else []
+        tensors = tensors if isinstance(tensors, dict) else {}
+        values = [float(t.reshape(-1)[0]) for t in tensors.values()
+                  if isinstance(t, np.ndarray) and t.size == 1 and t.dtype.kind == "f" and np.isfinite(t).all()]
         if any(any(_close(x, a) for x in values) and any(_close(x, p) for x in values) for a, p in final):
             return
     raise AssertionError("no checkpoint file holds the trained weights of both networks (save the generator's "
@@ -285,11 +288,17 @@ def training_schedules_validates_and_checkpoints(challenge: dict, result: dict) 
 
 CHECKS = [
     Check("critic_and_generator_losses_have_the_right_signs", "wgan_training.training",
-          signs_challenge, critic_and_generator_losses_have_the_right_signs, seconds=60),
+          signs_challenge, critic_and_generator_losses_have_the_right_signs, seconds=60,
+          verifies="the toy models' training replayed exactly from secret starting values; the loss signs of the "
+                   "replay that matches"),
     Check("training_runs_n_critic_critic_steps_per_generator_step", "wgan_training.training",
-          n_critic_challenge, training_runs_n_critic_critic_steps_per_generator_step, seconds=60),
+          n_critic_challenge, training_runs_n_critic_critic_steps_per_generator_step, seconds=60,
+          verifies="the same replay: the logged step order must reproduce the returned weights and obey n_critic"),
     Check("training_masks_real_and_generated_samples", "wgan_training.training", mask_challenge,
-          training_masks_real_and_generated_samples, seconds=60),
+          training_masks_real_and_generated_samples, seconds=60,
+          verifies="the same replay, with secret values outside the mask: only the masked variant reproduces the "
+                   "weights"),
     Check("training_schedules_validates_and_checkpoints", "wgan_training.training",
-          schedule_challenge, training_schedules_validates_and_checkpoints, seconds=60),
+          schedule_challenge, training_schedules_validates_and_checkpoints, seconds=60,
+          verifies="the same replay: learning rates per epoch, validation values and checkpointed weights recomputed"),
 ]
