@@ -135,6 +135,6 @@ def read(path: str, max_bytes: int):
         raise CodecError("the result grew while it was read")
     try:
         tree = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise CodecError(f"the result is not valid JSON ({exc})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
+        raise CodecError(f"the result is not valid JSON ({type(exc).__name__})") from None
     return decode(tree)
