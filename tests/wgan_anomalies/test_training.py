@@ -12,7 +12,8 @@ import torch
 from torch.utils.data import TensorDataset
 
 from reference_solution.coursekit import polar_grid
-from reference_solution.grading.wgan_training import CPU_SCALE, convergence_challenge, convergence_figures
+from reference_solution.grading.protocol import Context
+from reference_solution.grading.wgan_convergence import CPU_SCALE, convergence_challenge, convergence_figures
 from reference_solution.wgan_anomalies.training import (
     TrainingHistory,
     WGANConfig,
@@ -159,7 +160,7 @@ def test_config_is_frozen_and_validated():
 
 @pytest.mark.slow
 def test_small_wgan_gp_converges_on_cpu(tmp_path):
-    """The grader's 32 px convergence experiment (``grading.wgan_training.CPU_SCALE``: its data,
+    """The grader's 32 px convergence experiment (``grading.wgan_convergence.CPU_SCALE``: its data,
     held-out split, latents and figures), trained by the library's ``train_wgan`` with a longer
     budget than a student's. ~7 s on 2 idle cores (300 critic steps; several times that when
     the cores are shared). Tolerances, from the data's scale: the pixel spread inside the disk
@@ -168,10 +169,10 @@ def test_small_wgan_gp_converges_on_cpu(tmp_path):
     the mean image would only reach ~0.65x), means within ~0.015 and stds within ~5%, diversity
     ~1.1; the bounds below leave margin for that and still fail an untrained or collapsed
     generator."""
-    challenge = convergence_challenge(CPU_SCALE)(np.random.default_rng(0), tmp_path)
+    challenge = convergence_challenge(CPU_SCALE)(np.random.default_rng(0), tmp_path, Context())
     real = torch.from_numpy(np.load(challenge["train"]))  # (650, 2, 32, 32): 906 days - 256 held out
     mask = torch.from_numpy(np.load(challenge["mask"]))
-    z = torch.from_numpy(challenge["z"])  # (256, latent)
+    z = torch.from_numpy(challenge["_z"])  # (256, latent): the grader's secret latents
     latent = challenge["latent"]
     torch.manual_seed(0)
     gen = Generator(n_inputs=latent, size=32, width=8, max_width=64)
