@@ -100,10 +100,7 @@ class GradingExecute(GuardedExecute):
         self._started = time.monotonic()
         self._registry = protocol.registry(tuple(self.check_modules))
         # the submitted solution cells, for checks that re-run one on secret inputs in the kernel
-        self._context = protocol.Context(memory_limit=self.memory_limit, cells={
-            c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
-            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")
-            and isinstance(c.metadata["nbgrader"].get("grade_id"), str) and isinstance(c.source, str)})
+        self._context = protocol.Context.of_submission(nb, memory_limit=self.memory_limit)
         self._base = Path(tempfile.mkdtemp(prefix="grading-"))
         self._watchdog_stop = threading.Event()
         try:

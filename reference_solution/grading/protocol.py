@@ -67,6 +67,15 @@ class Context:
 
     memory_limit: int | None = None  # bytes of data memory the jail gives the kernel (None: no limit set)
     cells: Mapping[str, str] = field(default_factory=dict)  # {grade id: source} of the solution cells
+    submitted: bool = False  # ``cells`` are the submitted notebook's (under nbgrader): values are read from them
+
+    @classmethod
+    def of_submission(cls, nb, memory_limit: int | None = None) -> Context:
+        """The context of a submitted notebook (an ``nbformat`` node): its solution cells by grade id."""
+        cells = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
+                 if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")
+                 and isinstance(c.metadata["nbgrader"].get("grade_id"), str) and isinstance(c.source, str)}
+        return cls(memory_limit=memory_limit, cells=cells, submitted=True)
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,9 @@ def dsm_error_matches_the_closed_form(challenge: dict, result: dict) -> None:
         assert abs(scale - 1) < 0.05, (
             f"the noisy input should be x + sigma eps with eps ~ N(0, 1); the noise added has spread "
             f"{scale:.3g} sigma at sigma = {sigma:.3g}")
+        # the mean error alone is met by any unit-variance noise (+-1 offsets): its law too
+        p = float(stats.kstest((delta / sigma).reshape(-1), "norm").pvalue)
+        assert p > P_MIN, f"the noise added to x should be Gaussian, N(0, sigma^2) per element (p = {p:.2g})"
         assert abs(c * sigma * sigma - 1) < 1e-2, (
             f"the error should be (s(x + sigma eps) + eps/sigma)^2; at sigma = {sigma:.3g} your target is "
             f"{c * sigma * sigma:.3g} eps/sigma (check its sign and the power of sigma)")
@@ -178,13 +181,19 @@ def langevin_figures(case: dict, states: list, out: np.ndarray) -> dict[str, flo
 
 def langevin_steps(case: dict, states: list, out: np.ndarray, steps: int, eta: float, drift: bool) -> None:
     """Check that ``states`` (what the score model saw) and ``out`` follow
-    x <- x + eta/2 s(x) + sqrt(eta) N(0, 1); ``drift=False`` leaves the drift's factor free."""
+    x <- x + eta/2 s(x) + sqrt(eta) N(0, 1); ``drift=False`` only asks for a drift along the score
+    (its factor is the step check's business), so that a walk that ignores the score or climbs
+    away from the modes fails both."""
     assert len(states) == steps, f"Langevin with num_steps = {steps} should call the score model {steps} times, got {len(states)}"  # noqa: E501
     f = langevin_figures(case, states, out)
     if drift:
         assert abs(f["beta"] - eta / 2) <= max(RTOL * eta / 2, 8 * f["beta_se"]), (
             f"each Langevin step should move x by eta/2 s(x): with eta = {eta:.3g} your drift is "
             f"{f['beta']:.3g} s(x), not {eta / 2:.3g} s(x)")
+    else:
+        assert f["beta"] > max(0.1 * eta / 2, 8 * f["beta_se"]), (
+            f"the Langevin steps do not follow the score (drift {f['beta']:.3g} s(x); eta/2 = {eta / 2:.3g}): "
+            "each step should add eta/2 s(x)")
     assert abs(f["gamma"] / math.sqrt(eta) - 1) < RTOL, (
         f"each Langevin step should add sqrt(eta) N(0, 1) noise: with eta = {eta:.3g} the noise has spread "
         f"{f['gamma']:.3g}, not {math.sqrt(eta):.3g}")
@@ -266,7 +275,8 @@ CHECKS = [
                    "element; noise law, independence, freshness; the gradient recomputed"),
     Check("dsm_error_matches_the_closed_form", "score_matching.matcher", closed_form_challenge,
           dsm_error_matches_the_closed_form, seconds=60,
-          verifies="the same refit: noise scale sigma and target eps/sigma; the closed-form mean for the exact score"),
+          verifies="the same refit: Gaussian noise of scale sigma and target eps/sigma; the closed-form mean for the "
+                   "exact score"),
     Check("langevin_step_matches_the_update_rule", "score_matching.matcher", langevin_challenge,
           langevin_step_matches_the_update_rule, seconds=60,
           verifies="every recorded step regressed on a secret score: drift eta/2, noise sqrt(eta), Gaussian and fresh"),
@@ -274,8 +284,8 @@ CHECKS = [
           sample_returns_detached_samples, seconds=60,
           trusts="that the samples carry no autograd graph and lie on the model's device (the Langevin "
                  "steps themselves are recovered and checked here)",
-          verifies="the recorded Langevin states: num_steps calls, sqrt(eta) noise, fresh at every step; shape and "
-                   "dtype"),
+          verifies="the recorded Langevin states: num_steps calls, a drift along the secret score, sqrt(eta) noise, "
+                   "fresh at every step; shape and dtype"),
     Check("matcher_runs_on_the_models_device", "score_matching.device", device_challenge,
           matcher_runs_on_the_models_device, seconds=30,
           trusts="everything: where a tensor was created can only be seen in the kernel (unverifiable, 1 point)",

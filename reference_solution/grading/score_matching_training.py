@@ -25,6 +25,7 @@ from ..score_matching.sample_quality import (
     sample_quality,
 )
 from . import expect
+from .literals import NotLiteral, assigned_numbers
 from .protocol import Check, Context, probe_scope
 
 MAX_STEPS = 10_000  # Langevin steps of the sampling check (grading budget)
@@ -37,15 +38,43 @@ def _seed(rng) -> int:
     return int(rng.integers(1 << 62))
 
 
+HYPERPARAMETERS_CELL, SAMPLING_CELL = "hyperparameters", "sampling_parameters"  # their solution cells' grade ids
+
+
+def submitted_values(context: Context, grade_id: str, names: list[str]) -> dict:
+    """``{"_values": {name: number}}`` read from the submitted cell in the grader (the kernel's
+    report is not used), ``{"_values_error": why}`` if it cannot be read; ``{}`` outside nbgrader
+    (a plain kernel's values are the instructor's own)."""
+    if not context.submitted:
+        return {}
+    try:
+        return {"_values": assigned_numbers(context.cells.get(grade_id), names)}
+    except NotLiteral as exc:
+        return {"_values_error": f"{exc} (in the cell {grade_id!r})"}
+
+
+def _reported_or_submitted(challenge: dict, reported: dict) -> dict:
+    """The values read from the submitted cell where the grader has them, else the kernel's report."""
+    assert "_values_error" not in challenge, (
+        "the grader reads the settings from your cell's source and could not: "
+        f"{challenge.get('_values_error')}; write each one as a plain number, e.g. EPOCHS = 100")
+    if "_values" in challenge:
+        return {k: {"kind": type(v).__name__, "value": v} for k, v in challenge["_values"].items()}
+    return reported
+
+
 def hyperparameters_challenge(rng, folder: Path, context: Context) -> dict:
-    return {"names": ["BATCH_SIZE", "EPOCHS", "LR", "HIDDEN_SIZE", "SIGMA"]}
+    names = ["BATCH_SIZE", "EPOCHS", "LR", "HIDDEN_SIZE", "SIGMA"]
+    return {"names": names, **submitted_values(context, HYPERPARAMETERS_CELL, names)}
 
 
 def hyperparameters_within_the_seed_bounds(challenge: dict, result: dict) -> None:
     """The hyperparameters lie within the bounds: EPOCHS > 50, LR > 1e-3, HIDDEN_SIZE > 32, 0.01 < SIGMA < 1."""
     value = {}
+    submitted = "_values" in challenge or "_values_error" in challenge
+    reported = _reported_or_submitted(challenge, {} if submitted else result)
     for name in challenge["names"]:
-        got = expect.entry(result, name)
+        got = expect.entry(reported, name)
         kind = expect.entry(got, "kind", f"the type of {name}")
         if name in ("BATCH_SIZE", "EPOCHS", "HIDDEN_SIZE"):
             assert kind == "int", f"{name} should be an int, got {kind}"
@@ -152,7 +181,7 @@ def training_loop_updates_the_model(challenge: dict, result: dict) -> None:
 
 def sampling_challenge(rng, folder: Path, context: Context) -> dict:
     return {**_network_challenge(rng, 4000, 1000), "max_steps": MAX_STEPS, "max_epochs": MAX_EPOCHS,
-            "_start_seed": _seed(rng)}
+            "_start_seed": _seed(rng), **submitted_values(context, SAMPLING_CELL, ["NUM_STEPS", "ETA"])}
 
 
 def langevin(net, count: int, steps: int, eta: float, seed: int):
@@ -169,7 +198,10 @@ def langevin(net, count: int, steps: int, eta: float, seed: int):
 
 def sampled(challenge: dict, result: dict) -> np.ndarray:
     """The samples the grader draws from the returned network, bent back onto the usual moons."""
-    values = expect.entry(result, "values", "the sampling settings")
+    if "_values" in challenge or "_values_error" in challenge:  # read from the submitted cell, not the kernel
+        values = {k: v["value"] for k, v in _reported_or_submitted(challenge, {}).items()}
+    else:
+        values = expect.entry(result, "values", "the sampling settings")
     steps = expect.number(expect.entry(values, "NUM_STEPS"), "NUM_STEPS")
     eta = expect.number(expect.entry(values, "ETA"), "ETA")
     assert steps == int(steps) and 1 <= steps <= challenge["max_steps"], (
@@ -219,9 +251,7 @@ def score_network_maps_points_to_scores(challenge: dict, result: dict) -> None:
 CHECKS = [
     Check("hyperparameters_within_the_seed_bounds", "score_matching.hyperparameters",
           hyperparameters_challenge, hyperparameters_within_the_seed_bounds, seconds=20,
-          trusts="the values the kernel reports (a value is its own answer; the sampling check trains with "
-                 "the same values)",
-          verifies="the bounds on the values reported"),
+          verifies="the bounds on the values the submitted cell assigns, read from its source in the grader"),
     Check("score_network_maps_points_to_scores", "score_matching.score_network", network_challenge,
           score_network_maps_points_to_scores, seconds=30,
           verifies="the score network's graph re-run here on secret points"),

@@ -99,6 +99,9 @@ FULL_SIZE = Convergence(
     ))
 
 
+MIN_MOVE = 1e-3  # smallest relative change of every weight matrix (the reference: 0.02 and more)
+
+
 def _grader_nets(cfg: Convergence):
     scope = probe_scope()
     return scope["GraderGenerator"](cfg.latent, cfg.size), scope["GraderCritic"](cfg.size)
@@ -159,6 +162,18 @@ def descent(initial: dict[str, np.ndarray], trained: dict[str, np.ndarray]) -> f
     return worst
 
 
+def stillness(initial: dict[str, np.ndarray], trained: dict[str, np.ndarray]) -> float:
+    """The smallest relative change |W - W0| / |W0| over weight matrices and kernels: training
+    moves every one (at least 2 % measured, even in one epoch at 256 px), fitting only biases and
+    scales moves none."""
+    least = math.inf
+    for k, w0 in initial.items():
+        if w0.ndim >= 2:
+            a, b = w0.astype(np.float64).reshape(-1), trained[k].astype(np.float64).reshape(-1)
+            least = min(least, float(np.linalg.norm(b - a) / max(np.linalg.norm(a), 1e-300)))
+    return least
+
+
 def evaluate(cfg: Convergence, challenge: dict, result: dict) -> dict:
     """What the trained networks do, measured here: samples of the secret latents before training,
     after every epoch and at the end; the critic's gradient norms and scores at secret pairs."""
@@ -191,7 +206,9 @@ def evaluate(cfg: Convergence, challenge: dict, result: dict) -> dict:
                   "fake": critic(f).reshape(-1).numpy(), "before": critic(b).reshape(-1).numpy()}
     return {"before": before.numpy(), "after": outs[-1].numpy(), "snapshots": [o.numpy() for o in outs[:-1]],
             "critic": judged, "descent": min(descent(challenge["generator"], gens[-1]),
-                                             descent(challenge["critic"], critic_w))}
+                                             descent(challenge["critic"], critic_w)),
+            "moved": {"generator": stillness(challenge["generator"], gens[-1]),
+                      "critic": stillness(challenge["critic"], critic_w)}}
 
 
 def convergence_figures(challenge: dict, result: dict) -> dict[str, float]:
@@ -283,6 +300,7 @@ def convergence_figures_of(cfg: Convergence, challenge: dict, result: dict) -> t
     evaluated = evaluate(cfg, challenge, result)
     figures = judged_figures(convergence_figures(challenge, evaluated))
     figures["descent"] = evaluated["descent"]
+    figures["moved_generator"], figures["moved_critic"] = (evaluated["moved"][k] for k in ("generator", "critic"))
     return evaluated, figures
 
 
@@ -292,6 +310,11 @@ def _convergence_verdict(cfg: Convergence, challenge: dict, result: dict) -> dic
         f"the weights that came back are not the grader's networks trained from the weights it sent "
         f"(cosine similarity {f['descent']:.2f} of some layer with its start; training keeps it above "
         f"{cfg.min_descent})")
+    for net in ("generator", "critic"):
+        assert f[f"moved_{net}"] >= MIN_MOVE, (
+            f"some weight matrix of the {net} did not change in training (relative change "
+            f"{f[f'moved_{net}']:.2g}; training moves every layer by more than {MIN_MOVE:g}): does "
+            f"train_model step the {net}'s optimizer on all its parameters?")
     for bar in cfg.bars:
         assert bar.holds(f), bar.message.format(**f, low=bar.low, high=bar.high)
     return evaluated
@@ -314,9 +337,10 @@ CHECKS = [
     Check("training_converges_at_cpu_scale", "wgan_convergence.converge",
           convergence_challenge(CPU_SCALE), training_converges_at_cpu_scale, seconds=CPU_SCALE.seconds,
           verifies="the grader's networks, from secret weights, trained by the student's loop: sampled here on secret"
-                   " latents against held-out days; weights must descend from the secret start"),
+                   " latents against held-out days; weights must descend from the secret start, every weight matrix "
+                   "moved"),
     Check("training_works_at_full_size", "wgan_convergence.converge",
           convergence_challenge(FULL_SIZE), training_works_at_full_size, seconds=FULL_SIZE.seconds,
           verifies="as above at 256 px for one epoch: finite, changed samples, a critic that is not flat, weights "
-                   "descended from the secret start"),
+                   "descended from the secret start, every weight matrix moved"),
 ]

@@ -85,7 +85,7 @@ def inner_outer_challenge(rng, folder: Path, context: Context) -> dict:
         cases.append({"seed": _seed(rng), "ndim": n, "radius_inner": r_in,
                       "radius_outer": r_in * (ratio or 2 ** (1 / n)), "nsamples": count,
                       "kwargs": ["ndim", "radius_inner", "radius_outer", "nsamples"]})
-    return {"function": "SampleInnerAndOuterExamples", "cases": cases}
+    return {"function": "SampleInnerAndOuterExamples", "_seed": _seed(rng), "cases": cases}
 
 
 def inner_and_outer_are_balanced(challenge: dict, result: dict) -> None:
@@ -109,8 +109,11 @@ def inner_and_outer_are_balanced(challenge: dict, result: dict) -> None:
         share = len(inner) / count
         assert abs(share - expected) < 5 * sd, (
             f"at n = {n} the share of inner samples should be (r_in / r_out)^n = {expected:.3f}, got {share:.3f}")
-        p = norm_law_pvalue(np.concatenate([inner, outer]), r_out)
+        both = np.concatenate([inner, outer])
+        p = norm_law_pvalue(both, r_out)
         assert p > P_MIN, f"together, inner and outer samples should be uniform in the outer ball (p = {p:.2g})"
+        p = direction_uniformity_pvalue(both, seed=challenge["_seed"] + n)
+        assert p > P_MIN, f"at n = {n} the directions of inner and outer samples are not uniform (p = {p:.2g})"
 
 
 def _rerun(rng, context: Context, names: list[str], overrides: dict) -> dict:
@@ -119,7 +122,9 @@ def _rerun(rng, context: Context, names: list[str], overrides: dict) -> dict:
 
 
 def radii_challenge(rng, folder: Path, context: Context) -> dict:
-    return _rerun(rng, context, ["chi_p98", "R_INNER", "R_OUTER"], {"latent_dim": int(rng.integers(16, 513))})
+    # both secret: a table of chi.ppf(0.98, n) over the few hundred possible sizes answers nothing
+    return _rerun(rng, context, ["chi_p98", "R_INNER", "R_OUTER"], {"latent_dim": int(rng.integers(16, 513)),
+                                                                    "QUANTILE": float(rng.uniform(0.9, 0.995))})
 
 
 def _values(got, names: list[str], where: str) -> dict[str, float]:
@@ -132,25 +137,25 @@ def _values(got, names: list[str], where: str) -> dict[str, float]:
     return out
 
 
-def _radii_right(values: dict[str, float], n: int, where: str) -> None:
-    q = float(stats.chi.ppf(0.98, n))
+def _radii_right(values: dict[str, float], n: int, where: str, level: float = 0.98) -> None:
+    q = float(stats.chi.ppf(level, n))
     assert abs(values["chi_p98"] - q) < 1e-3 * max(1.0, q / 10), (
-        f"chi_p98 = {values['chi_p98']:.4g} {where} is not the 98% quantile of the chi law with {n} degrees "
-        f"of freedom (the law of |z|, not of |z|^2)")
-    assert abs(values["R_INNER"] - q) < 1e-3 * max(1.0, q / 10), f"R_INNER {where} should be the 98% chi quantile"
+        f"chi_p98 = {values['chi_p98']:.4g} {where} is not the {level:.4g} quantile of the chi law with {n} "
+        f"degrees of freedom (the law of |z|, not of |z|^2)")
+    assert abs(values["R_INNER"] - q) < 1e-3 * max(1.0, q / 10), f"R_INNER {where} should be the chi quantile"
     assert abs(values["R_OUTER"] - q * 2 ** (1 / n)) < 1e-3 * max(1.0, q / 10), (
         f"R_OUTER {where} should make the outer ball twice as large in volume as the inner one")
 
 
 def chi_quantile_is_right(challenge: dict, result: dict) -> None:
-    """chi_p98 is the 98% quantile of the chi law for latent_dim (128, and other sizes) and R_OUTER = chi_p98 * 2^(1/n)."""  # noqa: E501
+    """chi_p98 is the QUANTILE quantile of the chi law for latent_dim (also for other values of both); R_OUTER = chi_p98 * 2^(1/n)."""  # noqa: E501
     names = challenge["names"]
     n = _values(expect.entry(result, "original"), ["latent_dim"], "in your notebook")["latent_dim"]
     assert n == 128, "latent_dim should stay 128"
     _radii_right(_values(result["original"], names, "in your notebook"), 128, "in your notebook")
-    secret = challenge["overrides"]["latent_dim"]
-    _radii_right(_values(expect.entry(result, "rerun"), names, f"when your cell runs with latent_dim = {secret}"),
-                 secret, f"with latent_dim = {secret}")
+    secret, level = challenge["overrides"]["latent_dim"], challenge["overrides"]["QUANTILE"]
+    where = f"with latent_dim = {secret}, QUANTILE = {level:.4f}"
+    _radii_right(_values(expect.entry(result, "rerun"), names, f"when your cell runs {where}"), secret, where, level)
 
 
 def rejection_challenge(rng, folder: Path, context: Context) -> dict:
@@ -185,10 +190,10 @@ CHECKS = [
           verifies="KS tests of the norm law and directions in secret dimensions, radii and counts"),
     Check("inner_and_outer_are_balanced", "wgan_latent.sampler", inner_outer_challenge,
           inner_and_outer_are_balanced, seconds=1.5 * SAMPLER_SECONDS,
-          verifies="split, share and norm law in secret dimensions and radii"),
+          verifies="split, share, norm law and directions in secret dimensions and radii"),
     Check("chi_quantile_is_right", "wgan_latent.rerun", radii_challenge, chi_quantile_is_right, seconds=20,
-          verifies="the student's cell run again with a secret latent_dim: the values must follow the chi law there "
-                   "too"),
+          verifies="the student's cell run again with a secret latent_dim and QUANTILE: the values must follow the "
+                   "chi law there too"),
     Check("rejection_probability_balances_the_gaussian_scheme", "wgan_latent.rerun", rejection_challenge,
           rejection_probability_balances_the_gaussian_scheme, seconds=20,
           verifies="the student's cell run again with a secret QUANTILE: the value must follow the balancing formula"),

@@ -87,6 +87,8 @@ def generator_maps_latents_to_unit_interval_images(challenge: dict, result: dict
         for graph, z in zip(_graphs(run, "eval", len(case["batches"]), what), zs):
             out = _run(graph, z, what)
             _images(out, (len(z), 2, size, size), f"{what} on z of shape {z.shape}")
+            assert np.array_equal(out, _run(graph, z, what)), (
+                f"{what} in eval mode should be a function of z: the same latents gave other images")
             if len(z) > 1:
                 assert float(np.abs(out[0] - out[1]).max()) > 0, "different latents should give different images"
             _images(_run(graph, big[:len(z)], what, _scaled(graph, 10.0)), (len(z), 2, size, size),
@@ -124,6 +126,7 @@ def _check_scores(challenge: dict, result: dict, what: str) -> dict:
                     f"the {what} on a batch of shape ({b}, 2, {size}, {size}) should return ({b}, 1), "
                     f"got {tuple(out.shape)}")
                 assert out.dtype == np.float32, f"the {what} returned {out.dtype}, expected float32"
+                assert b == 1 or float(np.ptp(out)) > 0, f"the {what}'s score should depend on its input"
                 moved = _run(graph, x[:b], what, _scaled(graph, 1.1))
                 assert not np.array_equal(out, moved), f"the {what}'s output should depend on its parameters"
         graph, b = graphs[case["modes"][-1]][0], case["batches"][0]
@@ -234,11 +237,20 @@ PENALTY_HIDDEN = 16
 ALPHA_SAMPLES = 2000  # interpolates between 0 and 1 whose values are 1 - alpha: the law of alpha
 
 
+ACTIVATIONS = ("tanh", "softplus", "sigmoid", "sin")
+
+
 def _mlp(rng) -> dict:
-    d = int(np.prod(PENALTY_SHAPE))
-    return {"W": rng.standard_normal((PENALTY_HIDDEN, d)) * rng.uniform(0.3, 3.0) / math.sqrt(d),
-            "c": rng.standard_normal(PENALTY_HIDDEN) * 0.5, "v": rng.standard_normal(PENALTY_HIDDEN),
-            "d": np.array(rng.standard_normal())}
+    """A secret critic: 1 to 3 hidden layers, each with a secret activation (no closed form of its
+    penalty to derive by hand for one architecture)."""
+    d, depth = int(np.prod(PENALTY_SHAPE)), int(rng.integers(1, 4))
+    layers, fan_in = [], d
+    for _ in range(depth):
+        layers.append([rng.standard_normal((PENALTY_HIDDEN, fan_in)) * rng.uniform(0.3, 3.0) / math.sqrt(fan_in),
+                       rng.standard_normal(PENALTY_HIDDEN) * 0.5])
+        fan_in = PENALTY_HIDDEN
+    return {"layers": layers, "acts": [str(a) for a in rng.choice(ACTIVATIONS, size=depth)],
+            "v": rng.standard_normal(PENALTY_HIDDEN), "d": np.array(rng.standard_normal())}
 
 
 def penalty_challenge(rng: np.random.Generator, folder: Path, context: Context) -> dict:
@@ -253,14 +265,19 @@ def _expected_penalty(critic: dict, x: np.ndarray):
     """(GP, dGP/d critic weights) of the MLP critic at interpolates ``x``, by autograd here."""
     import torch
 
-    w = {k: torch.tensor(np.asarray(v, dtype=np.float64), requires_grad=True) for k, v in critic.items()}
+    acts = {"tanh": torch.tanh, "softplus": torch.nn.functional.softplus, "sigmoid": torch.sigmoid,
+            "sin": torch.sin}
+    arrays = [t for layer in critic["layers"] for t in layer] + [critic["v"], critic["d"]]
+    w = [torch.tensor(np.asarray(v, dtype=np.float64), requires_grad=True) for v in arrays]
     xt = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
-    out = torch.tanh(xt.flatten(1) @ w["W"].T + w["c"]) @ w["v"].unsqueeze(1) + w["d"]
+    h = xt.flatten(1)
+    for k, act in enumerate(critic["acts"]):
+        h = acts[act](h @ w[2 * k].T + w[2 * k + 1])
+    out = h @ w[-2].unsqueeze(1) + w[-1]
     (g,) = torch.autograd.grad(out.sum(), xt, create_graph=True)
     gp = ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()
-    keys = ("W", "c", "v", "d")
-    grads = torch.autograd.grad(gp, [w[k] for k in keys], allow_unused=True)
-    return float(gp.detach()), [np.zeros(w[k].shape) if g is None else g.numpy() for k, g in zip(keys, grads)]
+    grads = torch.autograd.grad(gp, w, allow_unused=True)
+    return float(gp.detach()), [np.zeros(t.shape) if g is None else g.numpy() for t, g in zip(w, grads)]
 
 
 def _alphas(seen: list, real: np.ndarray, fake: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -302,7 +319,7 @@ def gradient_penalty_matches_a_known_critic(challenge: dict, result: dict) -> No
         if i < len(cases) - 1:
             assert "grad" in got, ("the penalty should be differentiable w.r.t. the critic (create_graph=True); "
                                    f"back-propagating it failed: {got.get('grad_error', 'no graph')}")
-            found_grads = expect.cases(got, "grad", 4, "gradients")
+            found_grads = expect.cases(got, "grad", len(grads), "gradients")
             for g, want in zip(found_grads, grads):
                 g = expect.array(g, "a gradient", shape=want.shape, kinds="f")
                 assert np.allclose(g, want, rtol=1e-4, atol=1e-6), (
@@ -339,8 +356,8 @@ CHECKS = [
                    "settings, for every parameter of both networks"),
     Check("gradient_penalty_matches_a_known_critic", "wgan_networks.penalty", penalty_challenge,
           gradient_penalty_matches_a_known_critic, seconds=60,
-          verifies="the penalty and its gradient w.r.t. a secret MLP critic recomputed here at the interpolates the "
-                   "function made; alpha ~ U(0, 1) per sample"),
+          verifies="the penalty and its gradient w.r.t. a secret MLP critic (secret depth, activations, weights) "
+                   "recomputed here at the interpolates the function made; alpha ~ U(0, 1) per sample"),
     Check("classifier_outputs_one_logit_per_sample", "wgan_networks.classifier", classifier_challenge,
           classifier_outputs_one_logit_per_sample, seconds=60,
           verifies="the classifier's graph re-run here in both modes: (N, 1) float32, depending on its weights, "

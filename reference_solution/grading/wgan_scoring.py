@@ -107,9 +107,13 @@ def _returned(challenge: dict, result: dict) -> None:
         expect.number(v, "a validation loss")
 
 
-def _latents(result: dict) -> np.ndarray:
+def _latents(challenge: dict, result: dict) -> np.ndarray:
     calls = expect.entry(result, "calls_z", "the generator's latents")
     assert isinstance(calls, list) and calls, "train_classifier should make its training data with the generator"
+    flags = expect.entry(result, "calls_training", "the generator's modes")
+    n_calls = expect.integer(expect.entry(result, "n_calls", "the generator's calls"), "the generator's calls")
+    assert isinstance(flags, list) and len(flags) == len(calls) == min(n_calls, challenge["max_calls"]), (
+        "the record of the generator's calls is inconsistent (latents, modes and count differ)")
     return np.concatenate([expect.array(z, "latents", shape=(None, LATENT), kinds="f").astype(np.float64)
                            for z in calls])
 
@@ -129,7 +133,7 @@ def classifier_training_keeps_the_generator_frozen(challenge: dict, result: dict
     """train_classifier leaves the generator's weights and batch-norm statistics unchanged, runs it in eval mode, and the classifier it trains works on it."""  # noqa: E501
     import torch
 
-    _latents(result)
+    _latents(challenge, result)
     state = expect.entry(result, "generator_state", "the generator's state")
     for key, value in challenge["state"].items():
         got = expect.array(expect.entry(state, key), f"the generator's {key}", shape=value.shape, finite=False)
@@ -149,6 +153,7 @@ def classifier_training_keeps_the_generator_frozen(challenge: dict, result: dict
     assert isinstance(seen, list) and seen, "the classifier was never called"
     for x in seen:
         x = torch.from_numpy(expect.array(x, "a classifier input", shape=(None, 2, SIZE, SIZE)).astype(np.float64))
+        assert len(x), "the classifier was called on an empty batch"
         distance = torch.cdist(x.reshape(len(x), -1), expected).min(dim=1).values
         assert float(distance.max()) < 1e-4, (
             "the classifier saw states the generator makes only in train mode (batch statistics): "
@@ -164,7 +169,7 @@ def classifier_training_keeps_the_generator_frozen(challenge: dict, result: dict
 
 def classifier_trains_on_balanced_masked_batches(challenge: dict, result: dict) -> None:
     """train_classifier trains on masked generated batches, half of their latents outside q_0.98, labelled 1 there."""
-    z = _latents(result)
+    z = _latents(challenge, result)
     share = float((np.linalg.norm(z, axis=1) > Q98).mean())
     sd = math.sqrt(0.25 / len(z))
     assert abs(share - 0.5) < max(5 * sd, 0.05), (

@@ -157,6 +157,9 @@ UNREPRODUCIBLE = ("train_model's updates of the toy models (a linear critic D(x)
 def _matched(challenge: dict, result: dict, i: int) -> tuple[dict, dict, list[tuple[Variant, Replay]]]:
     runs = challenge["runs"]
     got = expect.cases(result, "runs", len(runs), "training runs")[i]
+    tags = {t for t, _ in _steps(got)}
+    # without a step of each network every variant replays to the start: the result would prove nothing
+    assert tags == {"c", "g"}, "train_model made no critic step or no generator step on the toy models"
     found = matches(runs[i], got)
     assert found, UNREPRODUCIBLE
     return runs[i], got, found

@@ -100,17 +100,27 @@ def optimizers(ns, challenge):
     return out
 
 
+_ACTIVATIONS = {"tanh": torch.tanh, "softplus": nn.functional.softplus, "sigmoid": torch.sigmoid, "sin": torch.sin}
+
+
 class _MLPCritic(nn.Module):
-    """D(x) = v . tanh(W flat(x) + c) + d with the grader's secret weights; records its inputs."""
+    """D(x) = v . act_L(W_L ... act_1(W_1 flat(x) + c_1) ... + c_L) + d: the grader's secret depth,
+    activations and weights; records its inputs."""
 
     def __init__(self, weights):
         super().__init__()
-        self.W, self.c, self.v, self.d = (nn.Parameter(tensor_in(weights[k])) for k in ("W", "c", "v", "d"))
+        self.acts = [_ACTIVATIONS[a] for a in weights["acts"]]
+        layers = [tensor_in(t) for layer in weights["layers"] for t in layer]
+        self.weights = nn.ParameterList([nn.Parameter(t) for t in [*layers, tensor_in(weights["v"]),
+                                                                    tensor_in(weights["d"])]])
         self.seen = []
 
     def forward(self, x):
         self.seen.append(x.detach().clone())
-        return torch.tanh(x.flatten(1) @ self.W.T + self.c) @ self.v.unsqueeze(1) + self.d  # (N, 1)
+        h = x.flatten(1)
+        for k, act in enumerate(self.acts):
+            h = act(h @ self.weights[2 * k].T + self.weights[2 * k + 1])
+        return h @ self.weights[-2].unsqueeze(1) + self.weights[-1]  # (N, 1)
 
 
 def penalty(ns, challenge):
@@ -127,7 +137,7 @@ def penalty(ns, challenge):
             got["value"] = array(gp, "the penalty")
             if gp.requires_grad and gp.numel() == 1:
                 try:
-                    params = [critic.W, critic.c, critic.v, critic.d]
+                    params = list(critic.weights)
                     grads = torch.autograd.grad(gp.reshape(()), params, allow_unused=True)
                     got["grad"] = [torch.zeros_like(w) if g is None else g for w, g in zip(params, grads)]
                 except RuntimeError as exc:
