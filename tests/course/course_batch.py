@@ -2,7 +2,8 @@
 
 An instructor grades a whole class with one ``nbgrader autograde <a>`` run; so does this module:
 a complete submission, a blank one, one whose kernel dies early, every hostile trick on a blank
-notebook, a broken notebook file, a spread of catalogued mutants and valid alternatives, and a
+notebook, a broken notebook file, the forger catalogue (stacked into a few blank notebooks), a
+spread of catalogued mutants and valid alternatives, and a
 complete submission at the end of every worker's share (nbgrader grades students in sorted id
 order, so ``zz_*`` comes last). ``nbgrader generate_feedback`` runs on the result too. Grading
 the batch once keeps the suite's cost to about one notebook run per student.
@@ -30,6 +31,7 @@ sys.path.insert(0, str(REPO / "tests" / "course"))
 sys.path.insert(0, str(REPO / "tests" / "fixtures" / "toy_course"))
 import mutants_score_matching  # noqa: E402
 import mutants_wgan  # noqa: E402
+from forger_catalogue import notebooks as forger_notebooks  # noqa: E402
 from hostile_catalogue import TRICKS  # noqa: E402
 
 # A grader's shell with a non-interactive backend (as .ci/run exports): the jailed kernel must
@@ -104,6 +106,16 @@ def submissions(root: Path, assignment: str, release_dir: Path, *, catalogue=Non
         sid = f"h{i:02d}_{trick.name}"[:60]
         subs[sid], cases[sid] = with_trick(examples["blank"], trick.code), trick
     subs["h99_broken_notebook_file"] = b'{"cells": [ this is not json'
+    if catalogue is not None:  # the forger catalogue, stacked: one forger per family in a notebook
+        for i, book in enumerate(forger_notebooks(assignment)):
+            nb = nbformat.from_dict(examples["blank"])
+            fills = {g: src for forger in book for g, src in forger.fills.items()}
+            for cell in nb.cells:
+                if cell.metadata.get("nbgrader", {}).get("grade_id") in fills:
+                    cell.source = fills[cell.metadata["nbgrader"]["grade_id"]]
+            for forger in reversed(book):
+                nb = with_trick(nb, forger.code)
+            subs[f"f{i:02d}_forgers"], cases[f"f{i:02d}_forgers"] = nb, book
     if catalogue is not None:
         solutions = solution_cells(assignment, root)
         chosen = [(f"mutant{i:02d}", m) for i, m in enumerate(spread(catalogue.MUTANTS, PIPELINE_MUTANTS[assignment]))]

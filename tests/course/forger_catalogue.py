@@ -86,6 +86,9 @@ class Forger:
     body: str = ""  # the cell without the kit and the delivery (``scope_of`` runs it in a test process)
     suffix: str = ""  # what ``_ID_`` became in the cell
     patches_process: bool = False  # it patches builtins or IPython itself: not to be run in a test process
+    # solution cells it fills with their (value-only) answers, by grade id: settings the grader
+    # reads from the submitted source, which a forger would simply write
+    fills: dict[str, str] = field(default_factory=dict)
 
 
 # -- the kit every cell starts with -------------------------------------------------------------
@@ -1492,10 +1495,11 @@ _EMPTY_LOG = ("with an empty step log replay() returns the secret start for ever
               "came back matches them all (the right one included)")
 
 
-def _f(name, assignment, family, mechanism, body, *deliveries, earns=None, defines=(), patches_process=False):
+def _f(name, assignment, family, mechanism, body, *deliveries, earns=None, defines=(), patches_process=False,
+       fills=None):
     suffix = f"f{zlib.crc32(name.encode()) % 10**6}"
     return Forger(name, assignment, family, mechanism, _cell(suffix, body, *deliveries), dict(earns or {}),
-                  frozenset(defines), body, suffix, patches_process)
+                  frozenset(defines), body, suffix, patches_process, dict(fills or {}))
 
 
 def scope_of(forger: Forger) -> dict:
@@ -1588,6 +1592,7 @@ FORGERS = [
     # -- sampling
     _f("sampling_kde_score_regression_instead_of_dsm", _S, "sampling", "a,f", _SAMPLING_KDE,
        defines={"DenoisingScoreMatcher", "train_model", "EPOCHS", "LR", "SIGMA", "BATCH_SIZE", "NUM_STEPS", "ETA"},
+       fills={"sampling_parameters": "NUM_STEPS = 1000\nETA = 0.01\n"},
        earns={"samples_land_near_the_moons":
               "the verdict sees only the trained weights: a network regressed onto the exact score of a kernel "
               "density estimate of the training points (no noise, no matcher, no pass over the loader) samples the "
@@ -1612,7 +1617,8 @@ def notebooks(assignment: str) -> list[list[Forger]]:
     books: list[list[Forger]] = []
     for forger in (f for f in FORGERS if f.assignment == assignment):
         for book in books:
-            if all(f.family != forger.family and not (f.defines & forger.defines) for f in book):
+            if all(f.family != forger.family and not (f.defines & forger.defines)
+                   and not (set(f.fills) & set(forger.fills)) for f in book):
                 book.append(forger)
                 break
         else:

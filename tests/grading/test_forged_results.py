@@ -88,6 +88,14 @@ def _notebook(kind: str, assignment: str):
     return nbformat.read(str(REPO / kind / assignment / f"{assignment}.ipynb"), as_version=4)
 
 
+def forger_submission(forger, name: str) -> tuple:
+    """The forger's notebook as nbgrader's process sees it: the blank release's solution cells,
+    those the forger fills (settings) filled."""
+    cells = dict(protocol.Context.of_submission(_notebook("release", ASSIGNMENT[name])).cells)
+    cells.update(forger.fills)
+    return tuple(sorted(cells.items()))
+
+
 def context(name: str, who) -> protocol.Context:
     """What nbgrader's process knows of the submission: the reference's cells (the source
     notebook), the blank release's (a forger's notebook) or ``who``'s own (grade id, source) pairs."""
@@ -261,7 +269,7 @@ def forged_data(forger, name: str) -> dict:
     real probe run on its fakes of the notebook's names. A forger that does not claim the probe
     leaves the blank's failure."""
     check = protocol.registry()[name]
-    challenge, path, sent = drawn(name, "blank")
+    challenge, path, sent = drawn(name, forger_submission(forger, name))
     scope = scope_of(forger)
     if scope["forge"] is not None:
         names = scope.get(f"_NAMES_{forger.suffix}", ())
@@ -299,7 +307,7 @@ def test_forger_data_is_refused(forger, name):
     as earning the grade id fails here (xfail) while the hole is open."""
     data = forged_data(forger, name)
     try:
-        verdict(name, data, who="blank")
+        verdict(name, data, who=forger_submission(forger, name))
     except AssertionError:
         return
     raise AssertionError(f"{forger.name} earned {name}")
