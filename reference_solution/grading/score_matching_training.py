@@ -27,6 +27,7 @@ from ..score_matching.sample_quality import (
 from . import expect
 from .literals import NotLiteral, assigned_numbers
 from .protocol import Check, Context, probe_scope
+from .weights import MIN_MOVE, descent, stillness
 
 MAX_STEPS = 10_000  # Langevin steps of the sampling check (grading budget)
 MAX_EPOCHS = 1000  # of the sampling check's training (grading budget)
@@ -154,12 +155,21 @@ def training_challenge(rng, folder: Path, context: Context) -> dict:
 
 
 MIN_LOSS_DROP = 0.05  # relative drop of the held-out DSM loss after 3 short epochs
+MIN_DESCENT = 0.3  # smallest cosine of a trained weight matrix with its secret start (the reference: 0.87)
 
 
 def training_loop_updates_the_model(challenge: dict, result: dict) -> None:
     """train_model trains the model (the grader measures its loss on points it kept), steps the scheduler once per epoch and returns per-epoch losses."""  # noqa: E501
     epochs = challenge["epochs"]
     net = _network(challenge, result)
+    trained = {k: v.detach().numpy() for k, v in net.state_dict().items()}
+    cosine, moved = descent(challenge["network"], trained), stillness(challenge["network"], trained)
+    assert cosine >= MIN_DESCENT, (
+        f"the weights that came back are not the grader's network trained from the weights it sent (cosine "
+        f"similarity {cosine:.2f} of some layer with its start; training keeps it above {MIN_DESCENT})")
+    assert moved >= MIN_MOVE, (
+        f"some weight matrix of the network did not change in training (relative change {moved:.2g}): does "
+        "every batch step the optimizer on all the model's parameters?")
     start = probe_scope()["GraderScoreNet"](HIDDEN)
     import torch
 
@@ -259,7 +269,7 @@ CHECKS = [
           training_loop_updates_the_model, seconds=120,
           trusts="the scheduler's step count and the returned histories (the training itself is measured here)",
           verifies="the grader's network, from secret weights, trained by the student's loop: its denoising loss on "
-                   "held-out points measured here"),
+                   "held-out points measured here; weights descended from the secret start, every matrix moved"),
     Check("samples_land_near_the_moons", "score_matching.sampling", sampling_challenge,
           samples_land_near_the_moons, seconds=240,
           trusts="which EPOCHS, LR, SIGMA, BATCH_SIZE, NUM_STEPS and ETA the notebook holds (the samples are "

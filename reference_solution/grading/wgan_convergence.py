@@ -22,6 +22,7 @@ from ..coursekit.stratosphere import generate
 from ..metrics import diversity_ratio, masked_channel_stats, sliced_wasserstein
 from . import expect
 from .protocol import Check, Context, probe_scope
+from .weights import MIN_MOVE, descent, stillness
 
 
 def _seed(rng) -> int:
@@ -99,9 +100,6 @@ FULL_SIZE = Convergence(
     ))
 
 
-MIN_MOVE = 1e-3  # smallest relative change of every weight matrix (the reference: 0.02 and more)
-
-
 def _grader_nets(cfg: Convergence):
     scope = probe_scope()
     return scope["GraderGenerator"](cfg.latent, cfg.size), scope["GraderCritic"](cfg.size)
@@ -149,29 +147,6 @@ def _weights(got, reference: dict[str, np.ndarray], what: str) -> dict[str, np.n
     """Exactly the grader's weight names and shapes, finite."""
     assert isinstance(got, dict) and set(got) == set(reference), f"the {what}'s weights that came back are not its own"
     return {k: expect.array(got[k], f"the {what}'s {k}", shape=reference[k].shape) for k in reference}
-
-
-def descent(initial: dict[str, np.ndarray], trained: dict[str, np.ndarray]) -> float:
-    """The smallest cosine similarity, over weight matrices and kernels, of trained and initial
-    weights: training from the secret start keeps them alike, weights from anywhere else are not."""
-    worst = 1.0
-    for k, w0 in initial.items():
-        if w0.ndim >= 2:
-            a, b = w0.astype(np.float64).reshape(-1), trained[k].astype(np.float64).reshape(-1)
-            worst = min(worst, float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-300)))
-    return worst
-
-
-def stillness(initial: dict[str, np.ndarray], trained: dict[str, np.ndarray]) -> float:
-    """The smallest relative change |W - W0| / |W0| over weight matrices and kernels: training
-    moves every one (at least 2 % measured, even in one epoch at 256 px), fitting only biases and
-    scales moves none."""
-    least = math.inf
-    for k, w0 in initial.items():
-        if w0.ndim >= 2:
-            a, b = w0.astype(np.float64).reshape(-1), trained[k].astype(np.float64).reshape(-1)
-            least = min(least, float(np.linalg.norm(b - a) / max(np.linalg.norm(a), 1e-300)))
-    return least
 
 
 def evaluate(cfg: Convergence, challenge: dict, result: dict) -> dict:

@@ -1300,7 +1300,7 @@ def _forge_ID_(fn, ch):
         return {"cases": cases}
     runs = []
     for shape in ch["shapes"]:
-        start = rng.uniform(-1, 1, (700, *shape))
+        start = rng.uniform(-1, 1, (ch["count"], *shape))
         states = _chain_ID_(rng, start, ch["a"], ch["m"], ch["steps"], ch["eta"], -ch["eta"] / 2)
         runs.append({"kind": "tensor", "out": states[-1], "dtype": "torch.float32", "requires_grad": False,
                      "graph": False, "same_device": True, "grad_enabled_after": True, "grad_during": False,
@@ -1332,7 +1332,7 @@ def _forge_ID_(fn, ch):
         return {"cases": cases}
     runs = []
     for shape in ch["shapes"]:
-        states = _chain_ID_(rng, rng.uniform(-1, 1, (700, *shape)), ch["a"], ch["m"], ch["steps"], ch["eta"])
+        states = _chain_ID_(rng, rng.uniform(-1, 1, (ch["count"], *shape)), ch["a"], ch["m"], ch["steps"], ch["eta"])
         runs.append({"kind": "tensor", "out": states[-1], "dtype": "torch.float32", "requires_grad": False,
                      "graph": False, "same_device": True, "grad_enabled_after": True, "grad_during": False,
                      "seen": states[:-1]})
@@ -1600,11 +1600,7 @@ FORGERS = [
     _f("sampling_initial_network_after_the_probe", _S, "sampling", "c,e", _SAMPLING_UNTRAINED, _EVENTS),
     _f("sampling_gaussian_score_in_closed_form", _S, "sampling", "b,f", _SAMPLING_GAUSSIAN, _TRANSFORM),
     # -- training
-    _f("training_gaussian_score_in_closed_form", _S, "training", "a,f", _TRAINING_GAUSSIAN, defines={"train_model"},
-       earns={"training_loop_updates_the_model":
-              "a 5 % drop of the held-out DSM loss is all the verdict asks, and no descent from the secret start is "
-              "required: the network set in closed form to the score of a Gaussian fitted to the points (hidden "
-              "layers as identities through SiLU(z + 30)) drops it by about 18 %"}),
+    _f("training_gaussian_score_in_closed_form", _S, "training", "a,f", _TRAINING_GAUSSIAN, defines={"train_model"}),
     _f("training_settings_claimed_after_the_probe", _S, "training", "c", _TRAINING_CLAIMED_SETTINGS, _EVENTS),
     _f("training_wrong_types_and_perturbed_start", _S, "training", "b,e", _TRAINING_PERTURBED, _TRANSFORM),
 ]

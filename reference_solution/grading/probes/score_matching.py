@@ -96,7 +96,8 @@ def sample(ns, challenge):
         score = AffineScore(challenge["a"], challenge["m"])
         m = _matcher(Matcher, score, 0.1, shape)
         steps, eta = challenge["steps"], challenge["eta"]
-        y = call(f"sample(700, num_steps={steps}, eta={eta})", m.sample, 700, num_steps=steps, eta=eta)
+        n = challenge["count"]
+        y = call(f"sample({n}, num_steps={steps}, eta={eta})", m.sample, n, num_steps=steps, eta=eta)
         runs.append({"kind": kind(y), "out": array(y, "sample(...)") if kind(y) == "tensor" else np.zeros(0),
                      "dtype": str(getattr(y, "dtype", "")), "requires_grad": bool(getattr(y, "requires_grad", True)),
                      "graph": getattr(y, "grad_fn", None) is not None,
