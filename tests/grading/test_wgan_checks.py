@@ -134,3 +134,9 @@ def test_cpu_convergence_check(mutant):
     else:
         with pytest.raises(AssertionError):
             run_in_process(CPU_CONV, ns, seed=SEED)
+
+
+def test_penalty_critics_draw_only_activations_the_kernel_builds():
+    from reference_solution.grading import wgan_networks
+
+    assert set(wgan_networks.ACTIVATIONS) == set(wgan_networks._activations())
