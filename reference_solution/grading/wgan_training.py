@@ -11,10 +11,13 @@ learning rate):
     generator step:  p <- p + s_g lr a m_f
 
 where ``r`` is the mean of a real batch, ``m_f`` the mean of the mask (1 without masking), and
-the signs ``s_c, s_g, s_gp`` are +1 for WGAN-GP. The returned ``a, b, p`` must match one replay:
-a made-up result has to solve the recurrence, i.e. do the exercise. Each check then asks about
-its own part of the replay that matched (loss signs, steps per generator step, masking, the
-schedule), so that a bug in one part costs only that part's points.
+the signs ``s_c, s_g, s_gp`` are +1 for WGAN-GP. The returned ``a, b, p`` must match one replay.
+A recurrence this simple can be solved without any training loop, so every challenge also has
+the loop train small general networks for one epoch, replayed exactly with autograd
+(``wgan_replay``): for any choice of loss signs, so that the toy checks below still say which
+part is wrong. Each check then asks about its own part of the replay that matched (loss signs,
+steps per generator step, masking, the schedule), so that a bug in one part costs only that
+part's points.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import numpy as np
 from ..coursekit.stratosphere import disk_mask
 from . import expect
 from .protocol import Check, Context
+from .wgan_replay import general_run, general_run_reproduced
 
 SIZE = 8  # toy image size
 D_PIXELS = 2 * SIZE * SIZE
@@ -155,6 +159,8 @@ UNREPRODUCIBLE = ("train_model's updates of the toy models (a linear critic D(x)
 
 
 def _matched(challenge: dict, result: dict, i: int) -> tuple[dict, dict, list[tuple[Variant, Replay]]]:
+    if i == 0:  # the loop really ran: its steps on general networks replay exactly (wgan_replay)
+        general_run_reproduced(challenge["general"], expect.entry(result, "general", "the general run"))
     runs = challenge["runs"]
     got = expect.cases(result, "runs", len(runs), "training runs")[i]
     tags = {t for t, _ in _steps(got)}
@@ -166,7 +172,7 @@ def _matched(challenge: dict, result: dict, i: int) -> tuple[dict, dict, list[tu
 
 
 def signs_challenge(rng, folder: Path, context: Context) -> dict:
-    return {"runs": [_run(rng, n_days=32, n_critic=2)]}
+    return {"runs": [_run(rng, n_days=32, n_critic=2)], "general": general_run(rng)}
 
 
 def critic_and_generator_losses_have_the_right_signs(challenge: dict, result: dict) -> None:
@@ -185,7 +191,7 @@ def critic_and_generator_losses_have_the_right_signs(challenge: dict, result: di
 
 
 def n_critic_challenge(rng, folder: Path, context: Context) -> dict:
-    return {"runs": [_run(rng, n_days=48, n_critic=n) for n in (4, 3, 1)]}
+    return {"runs": [_run(rng, n_days=48, n_critic=n) for n in (4, 3, 1)], "general": general_run(rng)}
 
 
 def _one_every(tags: list[str], n: int) -> bool:
@@ -214,7 +220,7 @@ def training_runs_n_critic_critic_steps_per_generator_step(challenge: dict, resu
 
 def mask_challenge(rng, folder: Path, context: Context) -> dict:
     run = _run(rng, masked=True, n_days=16, n_critic=2)
-    return {"runs": [_with_val(rng, run, 8)]}
+    return {"runs": [_with_val(rng, run, 8)], "general": general_run(rng)}
 
 
 def _val_matches(run: dict, history: list[float], rep: Replay, m_f: float, masked: bool) -> bool:
@@ -244,7 +250,7 @@ def training_masks_real_and_generated_samples(challenge: dict, result: dict) -> 
 
 def schedule_challenge(rng, folder: Path, context: Context) -> dict:
     run = _run(rng, n_days=16, n_critic=2, epochs=2, lr_gamma=0.5, checkpoints=True)
-    return {"runs": [_with_val(rng, run, 8)]}
+    return {"runs": [_with_val(rng, run, 8)], "general": general_run(rng)}
 
 
 def _histories(got) -> list[list[float]]:
@@ -292,16 +298,18 @@ def training_schedules_validates_and_checkpoints(challenge: dict, result: dict) 
 CHECKS = [
     Check("critic_and_generator_losses_have_the_right_signs", "wgan_training.training",
           signs_challenge, critic_and_generator_losses_have_the_right_signs, seconds=60,
-          verifies="the toy models' training replayed exactly from secret starting values; the loss signs of the "
-                   "replay that matches"),
+          verifies="a short run on secret general networks replayed exactly here (autograd, from the logged latents,"
+                   " critic inputs, penalty calls and steps); the toy models' training replayed from secret starting "
+                   "values; the loss signs of the replay that matches"),
     Check("training_runs_n_critic_critic_steps_per_generator_step", "wgan_training.training",
           n_critic_challenge, training_runs_n_critic_critic_steps_per_generator_step, seconds=60,
-          verifies="the same replay: the logged step order must reproduce the returned weights and obey n_critic"),
+          verifies="the same replays: the logged step order must reproduce the returned weights and obey n_critic"),
     Check("training_masks_real_and_generated_samples", "wgan_training.training", mask_challenge,
           training_masks_real_and_generated_samples, seconds=60,
-          verifies="the same replay, with secret values outside the mask: only the masked variant reproduces the "
+          verifies="the same replays, with secret values outside the mask: only the masked variant reproduces the "
                    "weights"),
     Check("training_schedules_validates_and_checkpoints", "wgan_training.training",
           schedule_challenge, training_schedules_validates_and_checkpoints, seconds=60,
-          verifies="the same replay: learning rates per epoch, validation values and checkpointed weights recomputed"),
+          verifies="the same replays: learning rates per epoch, validation values and checkpointed weights "
+                   "recomputed"),
 ]

@@ -1488,13 +1488,6 @@ def _forge_ID_(fn, ch):
 # == the catalogue ================================================================================
 
 _W, _S = "wgan_anomalies", "score_matching"
-_TOY = ("the toy models are public (probes/wgan_training.py) and so is their recurrence (the verdict's "
-        "docstring): replay() only needs the challenge's p, a, b, lr_c, lr_g, c, mask, lambda_gp, which are sent "
-        "to the kernel")
-_EMPTY_LOG = ("with an empty step log replay() returns the secret start for every variant, the start that "
-              "came back matches them all (the right one included)")
-
-
 def _f(name, assignment, family, mechanism, body, *deliveries, earns=None, defines=(), patches_process=False,
        fills=None):
     suffix = f"f{zlib.crc32(name.encode()) % 10**6}"
@@ -1537,9 +1530,9 @@ FORGERS = [
     # -- training loop
     _f("train_model_does_nothing", _W, "training loop", "a,e", _TRAIN_NOTHING, defines={"train_model"}),
     _f("train_model_sets_the_toy_recurrence", _W, "training loop", "a,f", _TRAIN_TOY_OBJECTS,
-       defines={"train_model"}, earns={g: _TOY for g in FAMILIES[_W]["training loop"]}),
+       defines={"train_model"}),
     _f("training_probe_answered_with_the_toy_recurrence", _W, "training loop", "b,f", _TRAIN_TOY_CHALLENGE,
-       _TRANSFORM, earns={g: _TOY for g in FAMILIES[_W]["training loop"]}),
+       _TRANSFORM),
     _f("training_thread_made_up_parameters", _W, "training loop", "c,d", _TRAIN_MADE_UP, _THREAD),
     # -- convergence
     _f("convergence_bias_regression_instead_of_a_wgan", _W, "convergence", "a,f", _CONV_BIAS_REGRESSION,

@@ -225,7 +225,6 @@ def base_result(name: str) -> dict:
 # the arrays hold one number): the data are still what only a correct implementation computes
 LOSSLESS = {("ds_reads_files_memory_mapped", "arrays flattened"),
             ("ds_rejects_missing_and_mismatched_files", "arrays flattened"),
-            ("training_schedules_validates_and_checkpoints", "arrays flattened"),
             # an elementwise optimizer steps flattened parameters alike (which parameters exist is trusted)
             ("optimizers_cover_each_network", "arrays flattened"),
             # the classifier's graph with other weights is still a classifier (its weights are free here)
