@@ -364,6 +364,15 @@ OWN = {
     "critic_and_generator_losses_have_the_right_signs": [
         ("toy recurrence replayed with the generator's sign flipped", _toy_replay(-1.0), None),
     ],
+    "training_masks_real_and_generated_samples": [
+        ("honest toy runs, the general networks sent back untrained", _honest_edit(
+            "training_masks_real_and_generated_samples",
+            lambda r, s: r["general"].update(generator=copy.deepcopy(s["general"]["generator"]),
+                                             critic=copy.deepcopy(s["general"]["critic"]))), None),
+        ("honest, the general run's log without its penalty calls", _honest_edit(
+            "training_masks_real_and_generated_samples",
+            lambda r, s: r["general"].update(events=[e for e in r["general"]["events"] if e[0] != "P"])), None),
+    ],
     "training_runs_n_critic_critic_steps_per_generator_step": [
         ("honest parameters, one generator step dropped from the log", _honest_edit(
             "training_runs_n_critic_critic_steps_per_generator_step",
