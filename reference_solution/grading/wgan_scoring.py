@@ -121,11 +121,64 @@ def _latents(challenge: dict, result: dict) -> np.ndarray:
 MIN_ACCURACY = 0.9
 
 
-def _learned(challenge: dict, result: dict) -> float:
+MIN_DESCENT_SHARE = 0.8  # of the training steps that must go down the batch's BCE loss
+
+
+def _descended(challenge: dict, result: dict, either_label: bool) -> None:
+    """The classifier's weights came there by training: at every call that a change of weights
+    followed (a training step), the change goes down the binary cross-entropy of that call's batch
+    (labels: which recorded latents lie outside q_0.98), at weights the grader recomputes from the
+    trail; at least one such step per two batches asked for. One closed-form jump is not a trail."""
+    import torch
+
+    seen, trail = expect.entry(result, "seen"), expect.entry(result, "weights_seen", "the classifier's weights trail")
+    n = challenge["classifier"]["w"].size + 1
+    assert isinstance(trail, list) and isinstance(seen, list) and len(trail) == len(seen), (
+        "the record of the classifier's calls is inconsistent")
+    final = _classifier_weights(challenge, result)
+    trail = [expect.array(w, "the classifier's weights", shape=(n,), kinds="f").astype(np.float64) for w in trail]
+    trail.append(np.concatenate([final["w"], [final["b"]]]).astype(np.float64))
+    scope = probe_scope(PROBES_DIR / "wgan_scoring.py")
+    gen = scope["BNGenerator" if challenge["generator"] == "bn" else "NormGenerator"](LATENT, Q98)
+    if "state" in challenge:
+        gen.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in challenge["state"].items()})
+    gen.eval()
+    z = torch.from_numpy(np.concatenate([np.array(v, dtype=np.float32) for v in result["calls_z"]]))
+    with torch.no_grad():  # masked or not: the mask is the other check's business
+        out = gen(z)
+    rows = torch.cat([out * torch.from_numpy(challenge["mask"]), out]).reshape(2 * len(z), -1).double()
+    labels = (z.double().norm(dim=1) > Q98).double().repeat(2)
+    steps, descents = 0, np.zeros(2)  # down the loss with the right labels, with the swapped ones
+    for t, x in enumerate(seen):
+        if np.array_equal(trail[t], trail[t + 1]):
+            continue  # no step after this call (validation, logging)
+        steps += 1
+        x = torch.from_numpy(np.asarray(x, dtype=np.float64)).reshape(len(x), -1)
+        distance, which = torch.cdist(x, rows).min(dim=1)
+        if not len(x) or float(distance.max()) > 1e-4:
+            continue  # a batch the grader cannot label: not counted as a descent
+        step = torch.from_numpy(trail[t + 1] - trail[t])
+        for k, y in enumerate((labels[which], 1 - labels[which])):
+            w = torch.from_numpy(trail[t]).requires_grad_(True)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(x @ w[:-1] + w[-1], y)
+            (g,) = torch.autograd.grad(loss, w)
+            descents[k] += float(torch.dot(step, g)) < 0
+    descents = descents.max() if either_label else descents[0]  # which class is which: the other check's
+    wanted = challenge["batches"] * challenge["epochs"]
+    assert steps * 2 >= min(wanted, challenge["max_calls"]), (
+        f"the classifier's weights changed {steps} times; {challenge['batches']} batches per epoch for "
+        f"{challenge['epochs']} epochs should make {wanted} optimizer steps")
+    assert descents >= MIN_DESCENT_SHARE * steps, (
+        f"only {descents} of the classifier's {steps} updates went down the binary cross-entropy of the batch it "
+        "had just seen: train with BCEWithLogitsLoss on the batch's labels (1 outside q_0.98), one step per batch")
+
+
+def _learned(challenge: dict, result: dict, either_label: bool) -> float:
     weights = _classifier_weights(challenge, result)
     init = challenge["classifier"]
     assert not (np.array_equal(weights["w"], init["w"].reshape(-1)) and float(weights["b"]) == float(init["b"])), (
         "train_classifier should update the classifier")
+    _descended(challenge, result, either_label)
     return _accuracy(challenge, result)
 
 
@@ -158,7 +211,7 @@ def classifier_training_keeps_the_generator_frozen(challenge: dict, result: dict
         assert float(distance.max()) < 1e-4, (
             "the classifier saw states the generator makes only in train mode (batch statistics): "
             "put the generator in eval mode, masked outputs of G(z)")
-    accuracy = _learned(challenge, result)
+    accuracy = _learned(challenge, result, either_label=True)
     separation = max(accuracy, 1 - accuracy)  # which class is which is the other check's business
     assert separation >= MIN_ACCURACY, (
         f"the trained classifier tells typical from anomalous latents of this generator apart in only "
@@ -179,7 +232,7 @@ def classifier_trains_on_balanced_masked_batches(challenge: dict, result: dict) 
     outside = np.tile(challenge["mask"].reshape(-1) == 0, 2)
     assert np.array_equal(weights["w"][outside], challenge["classifier"]["w"][outside]), (
         "the classifier learned from pixels outside the mask: multiply the generated states by the mask")
-    accuracy = _learned(challenge, result)
+    accuracy = _learned(challenge, result, either_label=False)
     assert accuracy >= MIN_ACCURACY, (
         f"the trained classifier calls only {accuracy:.0%} of secret latents by the right class (needed "
         f"{MIN_ACCURACY:.0%}): states from outside the 98% quantile are the anomalous class, label 1; are the "
@@ -230,14 +283,16 @@ CHECKS = [
           _training_challenge("bn"), classifier_training_keeps_the_generator_frozen, seconds=60,
           trusts="the generator's state after training and its mode at every call (the classifier's inputs "
                  "must be the generator's eval-mode outputs, and the classifier must work on them)",
-          verifies="the classifier's inputs recomputed as the frozen generator's eval-mode outputs; the trained "
-                   "weights, run here, must separate secret latents"),
+          verifies="the classifier's inputs recomputed as the frozen generator's eval-mode outputs; every update "
+                   "along the weights' trail goes down its batch's BCE (recomputed); the trained weights, run here, "
+                   "must separate secret latents"),
     Check("classifier_trains_on_balanced_masked_batches", "wgan_scoring.classifier_training",
           _training_challenge("norm"), classifier_trains_on_balanced_masked_batches, seconds=60,
           trusts="the latents the generator was called with (their share above q_0.98); the classifier's "
                  "weights are judged here",
-          verifies="the trained weights run here must classify secret latents (labels), and the weights outside the "
-                   "mask must equal their secret start"),
+          verifies="the trained weights run here must classify secret latents (labels), every update goes down its "
+                   "batch's BCE with labels 1 outside q_0.98, and the weights outside the mask must equal their "
+                   "secret start"),
     Check("anomalies_are_indices_above_the_threshold", "wgan_scoring.scoring", scoring_challenge,
           anomalies_are_indices_above_the_threshold, seconds=60,
           verifies="the scoring cell run again on secret days with a secret classifier: every probability recomputed "

@@ -1552,19 +1552,9 @@ FORGERS = [
     _f("constants_values_for_128_replayed", _W, "constants", "c,e", _CONSTANTS_REPLAY, _EVENTS),
     # -- classifier training
     _f("train_classifier_closed_form_weights", _W, "classifier training", "a,f", _CLASSIFIER_CLOSED_FORM,
-       defines={"train_classifier"}, earns={
-           "classifier_training_keeps_the_generator_frozen":
-               "accuracy on secret latents is all the verdict asks of the weights: the difference of the two "
-               "classes' mean eval-mode inputs added inside the mask (no loss, no optimizer, one batch) separates "
-               "them perfectly",
-           "classifier_trains_on_balanced_masked_batches":
-               "same closed-form weights; the one batch of latents is balanced by construction"}),
+       defines={"train_classifier"}),
     _f("classifier_probe_answered_from_the_probe_source", _W, "classifier training", "b,f",
-       _CLASSIFIER_FROM_PROBE_SOURCE, _TRANSFORM, earns={
-           "classifier_training_keeps_the_generator_frozen":
-               "nothing of the notebook runs: the toy generators are rebuilt from the probe statement's own "
-               "source, the challenge's state replayed as the state after training, closed-form weights",
-           "classifier_trains_on_balanced_masked_batches": "as above (NormGenerator)"}),
+       _CLASSIFIER_FROM_PROBE_SOURCE, _TRANSFORM),
     _f("classifier_thread_untrained_weights", _W, "classifier training", "c,e", _CLASSIFIER_UNTRAINED, _THREAD),
     _f("classifier_empty_inputs_after_the_probe", _W, "classifier training", "c,d", _CLASSIFIER_EMPTY_INPUTS,
        _EVENTS),

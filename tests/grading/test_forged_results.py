@@ -407,6 +407,12 @@ OWN = {
             lambda r, s: r["calls_training"].__setitem__(0, True)), None),
     ],
     "classifier_trains_on_balanced_masked_batches": [
+        ("honest final weights, the trail flat at the secret start (one jump)", _honest_edit(
+            "classifier_trains_on_balanced_masked_batches",
+            lambda r, s: r.update(weights_seen=[r["weights_seen"][0]] * len(r["weights_seen"]))), None),
+        ("honest trail run backwards", _honest_edit(
+            "classifier_trains_on_balanced_masked_batches",
+            lambda r, s: r.update(weights_seen=r["weights_seen"][::-1])), None),
         ("honest, a weight outside the mask moved", _honest_edit(
             "classifier_trains_on_balanced_masked_batches",
             _set(("classifier", "1.weight"), lambda w: np.where(np.tile(s_outside(), 2)[None], w + 1e-3, w)

@@ -51,11 +51,13 @@ class LinearClassifier(nn.Module):
         self.net = nn.Sequential(nn.Flatten(), nn.Linear(weights["w"].size, 1))
         self.net[1].weight.data = tensor_in(weights["w"]).float().reshape(1, -1)
         self.net[1].bias.data = tensor_in(weights["b"]).float().reshape(1)
-        self.record, self.seen = record, []
+        self.record, self.seen, self.weights_seen = record, [], []
 
     def forward(self, x):
-        if self.record:
+        if self.record:  # the input and the weights it met (the verdict follows the training steps)
             self.seen.append(x.detach().clone())
+            self.weights_seen.append(torch.cat([self.net[1].weight.detach().reshape(-1),
+                                                self.net[1].bias.detach().reshape(-1)]).clone())
         return self.net(x)
 
 
@@ -97,6 +99,7 @@ def classifier_training(ns, challenge):
     calls = gen.calls[: challenge["max_calls"]]
     return {"generator_state": state_of(gen), "calls_training": [t for t, _ in calls],
             "calls_z": [z for _, z in calls], "n_calls": len(gen.calls), "seen": clf.seen[: challenge["max_calls"]],
+            "weights_seen": clf.weights_seen[: challenge["max_calls"]],
             "classifier": state_of(clf.net), "returned_kind": kind(out),
             "returned": [number(v, "a validation loss") for v in out] if isinstance(out, (list, tuple)) else []}
 
