@@ -52,6 +52,14 @@ def solution_cells(assignment: str, root: str | Path = REPO) -> dict[str, str]:
             if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade_id")}
 
 
+def submitted_context(assignment: str, replacements: dict[str, str] | None = None, root: str | Path = REPO):
+    """What nbgrader's process knows of a submission of these cells (the reference's, with
+    ``replacements``): the context under which the hidden checks read settings from the source."""
+    from ..grading.protocol import Context
+
+    return Context(cells={**solution_cells(assignment, root), **(replacements or {})}, submitted=True)
+
+
 def build_namespace(assignment: str, replacements: dict[str, str] | None = None, *,
                     root: str | Path = REPO, scoring: bool = True) -> dict:
     """Execute the solution cells of ``assignment`` (``replacements``: ``{grade_id: source}``).

@@ -1,4 +1,4 @@
-"""Numbers a submitted cell assigns, read from its source in the grader (no kernel involved).
+"""What a submitted cell assigns, read from its source in the grader (no kernel involved).
 
 A setting such as ``EPOCHS = 100`` is its own answer: what the kernel reports about it could be
 anything. Its source is in the submitted notebook, which nbgrader's process reads, so the grader
@@ -12,7 +12,7 @@ import ast
 import math
 import operator
 
-__all__ = ["NotLiteral", "assigned_numbers"]
+__all__ = ["NotLiteral", "assigned_numbers", "call_argument_names"]
 
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
            ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow, ast.Mod: operator.mod}
@@ -75,3 +75,26 @@ def assigned_numbers(source: str | None, names: list[str]) -> dict[str, int | fl
     if missing:
         raise NotLiteral(f"{', '.join(missing)} not assigned")
     return {name: known[name] for name in names}
+
+
+def call_argument_names(source: str | None, name: str) -> set[str]:
+    """The variable names in the first argument (or ``params=``) of the call whose result the cell
+    assigns to ``name`` last, e.g. ``{"gen"}`` for ``opt_gen = torch.optim.Adam(gen.parameters(), ...)``.
+
+    Raises ``NotLiteral`` if the cell does not assign ``name`` from a call with such an argument.
+    """
+    lines = [line for line in (source or "").splitlines() if not line.lstrip().startswith(("%", "!"))]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError as exc:
+        raise NotLiteral(f"the cell does not parse: {exc.msg}") from None
+    found = None
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
+                and stmt.targets[0].id == name and isinstance(stmt.value, ast.Call):
+            call = stmt.value
+            arg = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "params"), None)
+            found = None if arg is None else {n.id for n in ast.walk(arg) if isinstance(n, ast.Name)}
+    if not found:
+        raise NotLiteral(f"{name} = <an optimizer>(<the parameters>, ...) not found")
+    return found

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import expect
 from .graph import Graph, GraphError
+from .literals import NotLiteral, call_argument_names
 from .protocol import PROBES_DIR, Check, Context, probe_scope
 from .statistics import P_MIN, ks_uniform_pvalue
 
@@ -154,8 +155,22 @@ def critic_is_unbounded_without_batch_norm(challenge: dict, result: dict) -> Non
             "statistics in the critic: the gradient penalty is per sample)")
 
 
+OPTIMIZERS_CELL = "optimizers_code"
+
+
 def optimizers_challenge(rng: np.random.Generator, folder: Path, context: Context) -> dict:
-    return {"seed": _seed(rng)}
+    """The secret gradients' seed; under nbgrader also which variables each optimizer is built on,
+    read from the submitted cell (which parameters exist is otherwise the kernel's word)."""
+    out = {"seed": _seed(rng)}
+    if context.submitted:
+        uses = {}
+        for opt_name in ("opt_gen", "opt_dsc"):
+            try:
+                uses[opt_name] = sorted(call_argument_names(context.cells.get(OPTIMIZERS_CELL), opt_name))
+            except NotLiteral as exc:
+                uses[opt_name] = str(exc)
+        out["_uses"] = uses
+    return out
 
 
 OPTIMIZERS = ("Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam")
@@ -191,6 +206,11 @@ def optimizers_cover_each_network(challenge: dict, result: dict) -> None:
     """opt_gen optimizes exactly the generator's parameters and opt_dsc exactly the critic's (one step on secret gradients, recomputed)."""  # noqa: E501
     import torch
 
+    for opt_name, own, other in (("opt_gen", "gen", "dsc"), ("opt_dsc", "dsc", "gen")):
+        uses = challenge.get("_uses", {}).get(opt_name, [own])
+        assert isinstance(uses, list), f"the grader reads how {opt_name} is built from your cell, and could not: {uses}"
+        assert own in uses and other not in uses, (
+            f"{opt_name} should be built on {own}.parameters() only (your cell builds it on {', '.join(uses)})")
     params = expect.entry(result, "params", "the networks' parameters")
     trainable = expect.entry(result, "trainable", "which parameters train")
     before, shapes = {}, {}
@@ -358,8 +378,8 @@ CHECKS = [
     Check("optimizers_cover_each_network", "wgan_networks.optimizers", optimizers_challenge,
           optimizers_cover_each_network, seconds=30,
           trusts="which parameters gen and dsc have (the step on them is recomputed here)",
-          verifies="one step on secret gradients recomputed here with torch's optimizer of the same kind and "
-                   "settings, for every parameter of both networks"),
+          verifies="the network each optimizer is built on, read from the submitted cell; one step on secret "
+                   "gradients recomputed here with torch's optimizer of the same kind and settings"),
     Check("gradient_penalty_matches_a_known_critic", "wgan_networks.penalty", penalty_challenge,
           gradient_penalty_matches_a_known_critic, seconds=60,
           verifies="the penalty and its gradient w.r.t. a secret MLP critic (secret depth, activations, weights) "

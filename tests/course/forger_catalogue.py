@@ -1518,10 +1518,7 @@ FORGERS = [
     # -- networks
     _f("nets_noise_images_and_input_blind_scores", _W, "networks", "a,d", _NETS_BLIND,
        defines={"Generator", "Discriminator", "Classifier"}),
-    _f("nets_probe_answered_with_constant_graphs", _W, "networks", "b,d", _NETS_CONSTANT, _TRANSFORM, earns={
-        "optimizers_cover_each_network":
-            "the networks' parameters, the optimizers' groups and which parameter is in which group are the "
-            "kernel's report (declared in trusts): made-up parameters with a real Adam step computed on them pass"}),
+    _f("nets_probe_answered_with_constant_graphs", _W, "networks", "b,d", _NETS_CONSTANT, _TRANSFORM),
     _f("nets_thread_sends_graphs_with_a_foreign_op", _W, "networks", "c,d", _NETS_FOREIGN, _THREAD),
     # -- penalty
     _f("gp_differentiable_constant", _W, "penalty", "a,d", _GP_CONSTANT, defines={"compute_gradient_penalty"}),

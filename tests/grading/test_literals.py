@@ -36,3 +36,24 @@ def test_anything_else_is_refused_with_the_setting_named(source):
 def test_a_value_not_read_is_never_a_stale_one():
     with pytest.raises(NotLiteral, match="LR"):
         assigned_numbers("LR = 5e-3\nLR = compute()\nEPOCHS = 100", NAMES)
+
+
+@pytest.mark.parametrize(("source", "want"), [
+    ("opt_gen = torch.optim.Adam(gen.parameters(), lr=1e-3 if not ON_GPU else 1e-4, betas=(0.5, 0.9))", {"gen"}),
+    ("opt_gen = torch.optim.SGD(params=list(gen.parameters()), lr=0.1)", {"list", "gen"}),
+    ("opt_gen = torch.optim.Adam(dsc.parameters())\nopt_gen = torch.optim.Adam(gen.parameters())", {"gen"}),
+    ("opt_gen = make([{'params': gen.parameters()}, {'params': dsc.parameters()}])", {"gen", "dsc"}),
+])
+def test_the_variables_an_optimizer_is_built_on_are_read(source, want):
+    from reference_solution.grading.literals import call_argument_names
+
+    assert call_argument_names(source, "opt_gen") == want
+
+
+@pytest.mark.parametrize("source", [None, "# YOUR CODE HERE\nraise NotImplementedError()", "opt_gen = None",
+                                    "opt_gen = torch.optim.Adam()", "opt_dsc = torch.optim.Adam(gen.parameters())"])
+def test_an_optimizer_not_built_in_the_cell_is_refused(source):
+    from reference_solution.grading.literals import call_argument_names
+
+    with pytest.raises(NotLiteral):
+        call_argument_names(source, "opt_gen")

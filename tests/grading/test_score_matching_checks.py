@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from mutants_score_matching import DEV, DSM, FWD, HYP, LANG, LOOP, MUTANTS, NEAR, SAMPLE, SCORE, VALID
 
-from reference_solution.course.notebook_namespace import build_namespace, solution_cells
+from reference_solution.course.notebook_namespace import build_namespace, solution_cells, submitted_context
 from reference_solution.course.submissions import apply_mutation
 from reference_solution.grading.protocol import run_in_process
 
@@ -22,19 +22,24 @@ SEED = 20261201
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def namespace(mutant) -> dict:
+def replacements_of(mutant) -> dict[str, str]:
     replacements = {}
     if mutant is not None:
         source = solution_cells(ASSIGNMENT)[mutant.cell_grade_id]
         replacements[mutant.cell_grade_id] = apply_mutation(source, mutant.old, mutant.new)
-    return build_namespace(ASSIGNMENT, replacements)
+    return replacements
+
+
+def namespace(mutant) -> dict:
+    return build_namespace(ASSIGNMENT, replacements_of(mutant))
 
 
 def failures(mutant, seed: int = SEED) -> set[str]:
     ns, failed = namespace(mutant), set()
+    context = submitted_context(ASSIGNMENT, replacements_of(mutant))  # settings read from the cells, as under nbgrader
     for name in CHEAP:
         try:
-            run_in_process(name, ns, seed=seed, seconds=30)
+            run_in_process(name, ns, seed=seed, seconds=30, context=context)
         except AssertionError:
             failed.add(name)
     return failed

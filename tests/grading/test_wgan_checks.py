@@ -47,7 +47,7 @@ from mutants_wgan import (
     VALID,
 )
 
-from reference_solution.course.notebook_namespace import build_namespace, solution_cells
+from reference_solution.course.notebook_namespace import build_namespace, solution_cells, submitted_context
 from reference_solution.course.submissions import apply_mutation
 from reference_solution.grading.protocol import registry, run_in_process
 
@@ -77,20 +77,24 @@ def selected(mutant) -> list[str]:
     return [g for g in CHEAP if g in wanted]
 
 
-def namespace(mutant) -> dict:
+def replacements_of(mutant) -> dict[str, str]:
     replacements = {}
     if mutant is not None:
         source = solution_cells(ASSIGNMENT)[mutant.cell_grade_id]
         replacements[mutant.cell_grade_id] = apply_mutation(source, mutant.old, mutant.new)
-    ran = selected(mutant)
-    return build_namespace(ASSIGNMENT, replacements, scoring=ANOM in ran)
+    return replacements
+
+
+def namespace(mutant) -> dict:
+    return build_namespace(ASSIGNMENT, replacements_of(mutant), scoring=ANOM in selected(mutant))
 
 
 def failures(mutant, seed: int = SEED) -> tuple[list[str], set[str]]:
     ns, ran, failed = namespace(mutant), selected(mutant), set()
+    context = submitted_context(ASSIGNMENT, replacements_of(mutant))  # settings read from the cells, as under nbgrader
     for name in ran:
         try:
-            run_in_process(name, ns, seed=seed, seconds=SECONDS)
+            run_in_process(name, ns, seed=seed, seconds=SECONDS, context=context)
         except AssertionError:
             failed.add(name)
     return ran, failed
