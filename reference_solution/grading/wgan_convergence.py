@@ -76,12 +76,13 @@ CPU_SCALE = Convergence(
     size=32, winters=6, train_days=None, held_out=256, samples=256, val_days=64, epochs=4,
     batch_size=32, n_critic=3, lr=2e-3, lr_gamma=0.85, latent=32, threads=1, device="cpu",
     critic_pairs=64, snapshots=True, seconds=240, bars=(
-        # 0.95, not tighter: the seed's own schedule (a generator step at the first batch of every
-        # epoch) is right but noisier (mean 0.49, sd 0.13, max 0.92 over 48 seeds; the reference
-        # 0.45, sd 0.08): docs/PASS_RATES.md
+        # the best of the last three epochs, not two: a right GAN's samples swing, and the seed's
+        # own schedule (a generator step at the first batch of every epoch) drifted off after a
+        # good second epoch in 1 of 50 seeds (ratios 0.62, 0.85, 1.18, 1.31); over the last three
+        # the reference's worst of 50 seeds is 0.67, the seed schedule's 0.85 (docs/PASS_RATES.md)
         Bar("sw_ratio_late_best", None, 0.95, "the generated states did not approach the data: their "
             "sliced Wasserstein distance to held-out days was {sw_ratio_late_best:.2f} x the untrained "
-            "one after the better of the last two epochs, needed at most {high:g} x"),
+            "one after the best of the last three epochs, needed at most {high:g} x"),
         Bar("grad_norm", 0.5, 2.0, "the trained critic's gradient norm at real/fake interpolates is "
             "{grad_norm:.3g}; the gradient penalty should hold it near 1"),
         Bar("diversity", 0.4, None, "generated states are too alike (diversity ratio {diversity:.2f}): "
@@ -243,9 +244,9 @@ def convergence_figures(challenge: dict, result: dict) -> dict[str, float]:
 
 
 def judged_figures(figures: dict[str, float]) -> dict[str, float]:
-    """The measured figures plus the summaries some bars read: ``sw_ratio_late_best``, the better
-    of the last two epochs' sliced Wasserstein ratios (a GAN's samples swing from epoch to epoch;
-    one bad epoch at the end of a right training should not fail it, a broken one is bad in both);
+    """The measured figures plus the summaries some bars read: ``sw_ratio_late_best``, the best
+    of the last three epochs' sliced Wasserstein ratios (a GAN's samples swing from epoch to epoch;
+    bad epochs at the end of a right training should not fail it, a broken one is bad in all);
     ``log10_grad_norm``."""
     out = dict(figures)
     if "grad_norm" in figures:  # spans decades early in training: bars and statistics on its log
@@ -254,7 +255,7 @@ def judged_figures(figures: dict[str, float]) -> dict[str, float]:
     epochs = sorted((int(k[len("sw_ratio_epoch"):]), v) for k, v in figures.items()
                     if k.startswith("sw_ratio_epoch"))
     if epochs:
-        out["sw_ratio_late_best"] = min(v for _, v in epochs[-2:])
+        out["sw_ratio_late_best"] = min(v for _, v in epochs[-3:])
     return out
 
 
