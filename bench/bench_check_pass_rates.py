@@ -137,14 +137,18 @@ def fig_ball(ch, res):
 
 def fig_inner_outer(ch, res):
     out = {}
-    for case, got in zip(ch["cases"], res["runs"]):
+    # by the case's role, not its secret n: one figure per role collects every seed (a figure per n
+    # would hold one or two seeds, and a normal law fitted to them says nothing)
+    for role, case, got in zip(("small n", "n=128", "middle n"), ch["cases"], res["runs"]):
         n, r_in, r_out, count = case["ndim"], case["radius_inner"], case["radius_outer"], case["nsamples"]
         inner, outer = _rows(got["inner"]).reshape(-1, n), _rows(got["outer"]).reshape(-1, n)
         expected = (r_in / r_out) ** n
         sd = math.sqrt(expected * (1 - expected) / count)
-        out[f"inner share z n={n}"] = Figure((len(inner) / count - expected) / sd, "|<|", 5.0)
-        p = norm_law_pvalue(np.concatenate([inner, outer]), r_out)
-        out[f"log10 p norm law n={n}"] = Figure(_log10p(p), ">", LOG_PMIN, "p-value")
+        out[f"inner share z, {role}"] = Figure((len(inner) / count - expected) / sd, "|<|", 5.0)
+        both = np.concatenate([inner, outer])
+        out[f"log10 p norm law, {role}"] = Figure(_log10p(norm_law_pvalue(both, r_out)), ">", LOG_PMIN, "p-value")
+        p = direction_uniformity_pvalue(both, seed=ch["_seed"] + n)
+        out[f"log10 p directions, {role}"] = Figure(_log10p(p), ">", LOG_PMIN, "p-value")
     return out
 
 

@@ -65,7 +65,7 @@ class StudentResult:
 
     def why(self, grade_id: str) -> str:
         """The error its test cell ended with (``ename: evalue``), or "" (passed or not run)."""
-        return next((c.get("error") or "" for c in self.cells if c.get("grade_id") == grade_id), "")
+        return next((c["error"] for c in self.cells if c.get("grade_id") == grade_id and c.get("error")), "")
 
     @property
     def total(self) -> float:

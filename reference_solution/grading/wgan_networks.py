@@ -132,7 +132,12 @@ def _check_scores(challenge: dict, result: dict, what: str) -> dict:
                 moved = _run(graph, x[:b], what, _scaled(graph, 1.1))
                 assert not np.array_equal(out, moved), f"the {what}'s output should depend on its parameters"
         graph, b = graphs[case["modes"][-1]][0], case["batches"][0]
-        big = np.abs(_run(graph, x[:b] * 4 - 2, what, _scaled(graph, 10.0)).astype(np.float64))
+        # x 10 first, then x 100 and x 1000: behind a normalisation layer a right network's scores
+        # grow with the square of the scale and can start small (1.3 % of seeds stayed below 1 at x 10)
+        for scale in (10.0, 100.0, 1000.0):
+            big = np.abs(_run(graph, x[:b] * 4 - 2, what, _scaled(graph, scale)).astype(np.float64))
+            if not np.isfinite(big).all() or float(big.max()) > 1.0:
+                break
         assert np.isfinite(big).all() and float(big.max()) > 1.0, (
             f"the {what}'s output should be unbounded (with large weights it should leave [-1, 1]): "
             "no sigmoid or tanh at the output")
