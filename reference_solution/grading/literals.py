@@ -23,6 +23,15 @@ class NotLiteral(ValueError):
     """A setting the grader cannot read as a number from the cell's source."""
 
 
+def _parsed(source: str | None) -> ast.Module:
+    """The cell as Python, magics and shell lines (``%``, ``!``) skipped."""
+    lines = [line for line in (source or "").splitlines() if not line.lstrip().startswith(("%", "!"))]
+    try:
+        return ast.parse("\n".join(lines))
+    except SyntaxError as exc:
+        raise NotLiteral(f"the cell does not parse: {exc.msg}") from None
+
+
 def _number(node: ast.AST, known: dict[str, int | float]) -> int | float:
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
         return node.value
@@ -50,11 +59,7 @@ def assigned_numbers(source: str | None, names: list[str]) -> dict[str, int | fl
     Raises ``NotLiteral`` naming the first setting that is missing or is not plain arithmetic on
     numbers. Magics and shell lines (``%``, ``!``) are skipped.
     """
-    lines = [line for line in (source or "").splitlines() if not line.lstrip().startswith(("%", "!"))]
-    try:
-        tree = ast.parse("\n".join(lines))
-    except SyntaxError as exc:
-        raise NotLiteral(f"the cell does not parse: {exc.msg}") from None
+    tree = _parsed(source)
     known: dict[str, int | float] = {}
     for stmt in tree.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
@@ -83,11 +88,7 @@ def call_argument_names(source: str | None, name: str) -> set[str]:
 
     Raises ``NotLiteral`` if the cell does not assign ``name`` from a call with such an argument.
     """
-    lines = [line for line in (source or "").splitlines() if not line.lstrip().startswith(("%", "!"))]
-    try:
-        tree = ast.parse("\n".join(lines))
-    except SyntaxError as exc:
-        raise NotLiteral(f"the cell does not parse: {exc.msg}") from None
+    tree = _parsed(source)
     found = None
     for stmt in tree.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \

@@ -70,18 +70,23 @@ def _eval_latents(rng, n: int) -> np.ndarray:
     return (d * radius[:, None]).astype(np.float32)
 
 
+def _grader_generator(challenge: dict):
+    """The challenge's generator (the grader's own, with its secret state), in eval mode."""
+    import torch
+
+    gen = probe_scope(PROBES_DIR / "wgan_scoring.py")["BNGenerator" if challenge["generator"] == "bn"
+                                                       else "NormGenerator"](LATENT, Q98)
+    if "state" in challenge:
+        gen.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in challenge["state"].items()})
+    return gen.eval()
+
+
 def _accuracy(challenge: dict, result: dict) -> float:
     """How well the returned classifier tells the secret typical latents from the anomalous ones,
     measured here on the grader's generator in eval mode, masked."""
     import torch
 
-    scope = probe_scope(PROBES_DIR / "wgan_scoring.py")
-    if challenge["generator"] == "bn":
-        gen = scope["BNGenerator"](LATENT, Q98)
-        gen.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in challenge["state"].items()})
-    else:
-        gen = scope["NormGenerator"](LATENT, Q98)
-    gen.eval()
+    gen = _grader_generator(challenge)
     weights = _classifier_weights(challenge, result)
     z = torch.from_numpy(np.array(challenge["_eval_z"]))
     with torch.no_grad():
@@ -138,11 +143,7 @@ def _descended(challenge: dict, result: dict, either_label: bool) -> None:
     final = _classifier_weights(challenge, result)
     trail = [expect.array(w, "the classifier's weights", shape=(n,), kinds="f").astype(np.float64) for w in trail]
     trail.append(np.concatenate([final["w"], [final["b"]]]).astype(np.float64))
-    scope = probe_scope(PROBES_DIR / "wgan_scoring.py")
-    gen = scope["BNGenerator" if challenge["generator"] == "bn" else "NormGenerator"](LATENT, Q98)
-    if "state" in challenge:
-        gen.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in challenge["state"].items()})
-    gen.eval()
+    gen = _grader_generator(challenge)
     z = torch.from_numpy(np.concatenate([np.array(v, dtype=np.float32) for v in result["calls_z"]]))
     with torch.no_grad():  # masked or not: the mask is the other check's business
         out = gen(z)
@@ -194,9 +195,7 @@ def classifier_training_keeps_the_generator_frozen(challenge: dict, result: dict
     flags = expect.entry(result, "calls_training", "the generator's modes")
     assert isinstance(flags, list) and not any(expect.flag(f, "a mode") for f in flags), (
         "the generator should run in eval mode")
-    gen = probe_scope(PROBES_DIR / "wgan_scoring.py")["BNGenerator"](LATENT, Q98)
-    gen.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in challenge["state"].items()})
-    gen.eval()
+    gen = _grader_generator(challenge)  # the BN generator with its secret statistics
     mask = torch.from_numpy(challenge["mask"])
     with torch.no_grad():
         rows = torch.cat([gen(torch.from_numpy(np.array(z, dtype=np.float32))) for z in result["calls_z"]])
