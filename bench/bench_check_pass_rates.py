@@ -237,7 +237,9 @@ def fig_moons(ch, res):
     from reference_solution.score_matching import sample_quality as sq
 
     q = sq.sample_quality(smt.sampled(ch, res))
-    return {"lost share": Figure(q.lost_share, "<=", sq.MAX_LOST_SHARE),
+    replayed, _ = smt.sampling_replayed(ch, res)
+    return {"log10 replay error / tolerance": Figure(math.log10(max(replayed.error, 1e-300)), "<=", 0.0),
+            "lost share": Figure(q.lost_share, "<=", sq.MAX_LOST_SHARE),
             "moons distance": Figure(q.distance, "<", sq.MOONS_DISTANCE_THRESHOLD),
             "smaller moon share": Figure(q.smaller_share, ">=", sq.MIN_MOON_SHARE)}
 
@@ -245,11 +247,16 @@ def fig_moons(ch, res):
 def fig_training(ch, res):
     from reference_solution.grading import score_matching_training as smt
 
-    net = smt._network(ch, res)
+    from reference_solution.grading import dsm_replay
+
+    trained = smt._weights(ch, res)
+    replayed = dsm_replay.replay_reproduced({**ch, "lr": smt.TRAINING_LR, "gamma": smt.TRAINING_GAMMA}, res, trained)
+    net = smt._network(trained)
     start = smt.probe_scope()["GraderScoreNet"](smt.HIDDEN)
     start.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in ch["network"].items()})
     before, after = smt.dsm_loss(start, ch["_held_out"], ch["sigma"]), smt.dsm_loss(net, ch["_held_out"], ch["sigma"])
-    return {"held-out loss drop": Figure(1 - after / before, ">", smt.MIN_LOSS_DROP)}
+    return {"log10 replay error / tolerance": Figure(math.log10(max(replayed.error, 1e-300)), "<=", 0.0),
+            "held-out loss drop": Figure(1 - after / before, ">", smt.MIN_LOSS_DROP)}
 
 
 def _bar_figure(bar: wcv.Bar, value: float) -> Figure:

@@ -2,12 +2,13 @@
 the training loop and the trained sampler.
 
 The training checks train the grader's own score network (``probes/grader_models.py``), started
-from secret weights, on two moons moved by a secret rotation, shift and bend; the weights come
-back and the grader measures them itself: the denoising loss on points the kernel never saw,
-and samples it draws with its own Langevin sampler (the notebook's ``NUM_STEPS`` and ``ETA``),
-which are bent back and compared with the moons. No stored set of samples, and no network
-trained beforehand on the usual moons, fits a secret bend.
-"""
+from secret weights, on two moons moved by a secret rotation, shift and bend, with the grader's
+Adam; the weights come back with a log of every backward pass and step, which ``dsm_replay``
+replays here: the weights must be those of Adam on the denoising loss, nothing else. The grader
+then measures them itself: the denoising loss on points the kernel never saw, and samples it draws
+with its own Langevin sampler (the notebook's ``NUM_STEPS`` and ``ETA``), which are bent back and
+compared with the moons. No stored set of samples, no network trained beforehand on the usual
+moons, and no other regression onto a good score passes."""
 
 from __future__ import annotations
 
@@ -25,12 +26,17 @@ from ..score_matching.sample_quality import (
     sample_quality,
 )
 from . import expect
+from .dsm_replay import Replayed, replay_reproduced
 from .literals import NotLiteral, assigned_numbers
 from .protocol import Check, Context, probe_scope
 from .weights import MIN_MOVE, descent, stillness
 
 MAX_STEPS = 10_000  # Langevin steps of the sampling check (grading budget)
-MAX_EPOCHS = 1000  # of the sampling check's training (grading budget)
+MAX_EPOCHS = 300  # of the sampling check's training (grading budget; its log stays under 45 MB)
+MAX_LR, MIN_BATCH = 0.01, 32  # where its training replays (dsm_replay): measured within 1e-8 of the tolerance
+REPLAYABLE = (f"the grader replays your training step by step, which needs LR <= {MAX_LR} and BATCH_SIZE >= "
+              f"{MIN_BATCH}: with larger steps or smaller batches Adam's training is chaotic (float rounding alone "
+              "changes the weights)")
 HIDDEN = 128  # the grader's score network
 CENTRE = np.array([0.5, 0.25])  # of the two moons
 
@@ -127,15 +133,20 @@ def _network_challenge(rng, count: int, test: int) -> dict:
             "_bend": t, "_held_out": points[count:]}
 
 
-def _network(challenge: dict, result: dict):
-    import torch
-
+def _weights(challenge: dict, result: dict) -> dict[str, np.ndarray]:
+    """The weights that came back (float64: the kernel trains the grader's network in float64)."""
     got = expect.entry(result, "network", "the score network's weights")
     own = challenge["network"]
     assert isinstance(got, dict) and set(got) == set(own), "the weights that came back are not the grader's network's"
+    return {k: expect.array(got[k], k, shape=own[k].shape, kinds="f").astype(np.float64) for k in own}
+
+
+def _network(weights: dict[str, np.ndarray]):
+    """The grader's score network (float32) with these weights."""
+    import torch
+
     net = probe_scope()["GraderScoreNet"](HIDDEN)
-    net.load_state_dict({k: torch.from_numpy(expect.array(got[k], k, shape=own[k].shape, kinds="f").copy())
-                         for k in own})
+    net.load_state_dict({k: torch.from_numpy(v.astype(np.float32)) for k, v in weights.items()})
     return net
 
 
@@ -150,6 +161,10 @@ def dsm_loss(net, points: np.ndarray, sigma: float, draws: int = 20, seed: int =
         return float(((net(x + sigma * eps) + eps / sigma) ** 2).mean(dim=0).sum())
 
 
+TRAINING_LR, TRAINING_GAMMA = 1e-2, 0.5  # the training check's Adam and StepLR (probes/score_matching.py)
+SAMPLING_GAMMA = 0.97  # the sampling check's StepLR
+
+
 def training_challenge(rng, folder: Path, context: Context) -> dict:
     return {**_network_challenge(rng, 640, 128), "epochs": 3, "sigma": 0.3}
 
@@ -161,8 +176,9 @@ MIN_DESCENT = 0.3  # smallest cosine of a trained weight matrix with its secret 
 def training_loop_updates_the_model(challenge: dict, result: dict) -> None:
     """train_model trains the model (the grader measures its loss on points it kept), steps the scheduler once per epoch and returns per-epoch losses."""  # noqa: E501
     epochs = challenge["epochs"]
-    net = _network(challenge, result)
-    trained = {k: v.detach().numpy() for k, v in net.state_dict().items()}
+    trained = _weights(challenge, result)
+    replay_reproduced({**challenge, "lr": TRAINING_LR, "gamma": TRAINING_GAMMA}, result, trained)
+    net = _network(trained)
     cosine, moved = descent(challenge["network"], trained), stillness(challenge["network"], trained)
     assert cosine >= MIN_DESCENT, (
         f"the weights that came back are not the grader's network trained from the weights it sent (cosine "
@@ -191,7 +207,18 @@ def training_loop_updates_the_model(challenge: dict, result: dict) -> None:
 
 def sampling_challenge(rng, folder: Path, context: Context) -> dict:
     return {**_network_challenge(rng, 4000, 1000), "max_steps": MAX_STEPS, "max_epochs": MAX_EPOCHS,
-            "_start_seed": _seed(rng), **submitted_values(context, SAMPLING_CELL, ["NUM_STEPS", "ETA"])}
+            "max_lr": MAX_LR, "min_batch": MIN_BATCH, "replayable": REPLAYABLE, "_start_seed": _seed(rng),
+            **_merged(submitted_values(context, HYPERPARAMETERS_CELL, ["LR", "SIGMA", "BATCH_SIZE"]),
+                      submitted_values(context, SAMPLING_CELL, ["NUM_STEPS", "ETA"]))}
+
+
+def _merged(*read: dict) -> dict:
+    """The values of several cells read in the grader; the first error if one could not be read."""
+    for r in read:
+        if "_values_error" in r:
+            return r
+    values = [r["_values"] for r in read if "_values" in r]
+    return {"_values": {k: v for vs in values for k, v in vs.items()}} if values else {}
 
 
 def langevin(net, count: int, steps: int, eta: float, seed: int):
@@ -206,24 +233,37 @@ def langevin(net, count: int, steps: int, eta: float, seed: int):
     return x.numpy()
 
 
-def sampled(challenge: dict, result: dict) -> np.ndarray:
-    """The samples the grader draws from the returned network, bent back onto the usual moons."""
+def _sampling_values(challenge: dict, result: dict) -> dict:
     if "_values" in challenge or "_values_error" in challenge:  # read from the submitted cell, not the kernel
-        values = {k: v["value"] for k, v in _reported_or_submitted(challenge, {}).items()}
-    else:
-        values = expect.entry(result, "values", "the sampling settings")
+        return {k: v["value"] for k, v in _reported_or_submitted(challenge, {}).items()}
+    return expect.entry(result, "values", "the sampling settings")
+
+
+def sampling_replayed(challenge: dict, result: dict) -> tuple[Replayed, dict[str, np.ndarray]]:
+    """The sampling check's training replayed (``dsm_replay``), and the weights that came back."""
+    values = _sampling_values(challenge, result)
+    lr, sigma = (expect.number(expect.entry(values, k), k) for k in ("LR", "SIGMA"))
+    assert lr <= MAX_LR and expect.number(expect.entry(values, "BATCH_SIZE"), "BATCH_SIZE") >= MIN_BATCH, REPLAYABLE
+    trained = _weights(challenge, result)
+    return replay_reproduced({**challenge, "lr": lr, "gamma": SAMPLING_GAMMA, "sigma": sigma}, result, trained), trained
+
+
+def sampled(challenge: dict, result: dict) -> np.ndarray:
+    """The samples the grader draws from the returned network (after its training is replayed),
+    bent back onto the usual moons."""
+    values = _sampling_values(challenge, result)
     steps = expect.number(expect.entry(values, "NUM_STEPS"), "NUM_STEPS")
     eta = expect.number(expect.entry(values, "ETA"), "ETA")
     assert steps == int(steps) and 1 <= steps <= challenge["max_steps"], (
         f"NUM_STEPS should be an integer between 1 and {challenge['max_steps']} (grading budget)")
     assert 0 < eta <= 1, "ETA should be a positive step size of at most 1"
-    net = _network(challenge, result)
-    samples = langevin(net, 2000, int(steps), eta, challenge["_start_seed"])
+    _, trained = sampling_replayed(challenge, result)
+    samples = langevin(_network(trained), 2000, int(steps), eta, challenge["_start_seed"])
     return unbent(samples, challenge["_bend"])
 
 
 def samples_land_near_the_moons(challenge: dict, result: dict) -> None:
-    """Trained by your train_model and DenoisingScoreMatcher with your settings, the grader's network samples (with your NUM_STEPS and ETA) land on secretly bent moons and reach both (at least 20% on each)."""  # noqa: E501
+    """Trained by your train_model and DenoisingScoreMatcher with your settings (every step replayed), the grader's network samples (with your NUM_STEPS and ETA) land on secretly bent moons and reach both (at least 20% on each)."""  # noqa: E501
     q = sample_quality(sampled(challenge, result))
     assert q.lost_share <= MAX_LOST_SHARE, (
         f"{q.lost_share:.1%} of the samples ended farther than {LOST_DISTANCE} from the moons (or not "
@@ -267,13 +307,15 @@ CHECKS = [
           verifies="the score network's graph re-run here on secret points"),
     Check("training_loop_updates_the_model", "score_matching.training", training_challenge,
           training_loop_updates_the_model, seconds=120,
-          trusts="the scheduler's step count and the returned histories (the training itself is measured here)",
-          verifies="the grader's network, from secret weights, trained by the student's loop: its denoising loss on "
-                   "held-out points measured here; weights descended from the secret start, every matrix moved"),
+          trusts="the scheduler's step count and the returned histories (the training itself is replayed here)",
+          verifies="the grader's network, from secret weights, trained by the student's loop with the grader's Adam: "
+                   "every logged step replayed here (Adam on the denoising loss of the batch and noisy input "
+                   "logged), its denoising loss on held-out points measured here, every matrix moved"),
     Check("samples_land_near_the_moons", "score_matching.sampling", sampling_challenge,
           samples_land_near_the_moons, seconds=240,
-          trusts="which EPOCHS, LR, SIGMA, BATCH_SIZE, NUM_STEPS and ETA the notebook holds (the samples are "
-                 "drawn here from the weights that came back)",
-          verifies="the grader's network trained by the student's loop and matcher on secretly bent moons; samples "
-                   "drawn here, bent back, compared with the moons"),
+          trusts="which EPOCHS and BATCH_SIZE the kernel trains with (LR, SIGMA, NUM_STEPS and ETA are read from "
+                 "the submitted cells)",
+          verifies="the grader's network trained by the student's loop and matcher on secretly bent moons, every "
+                   "step replayed here as Adam on the denoising loss (LR <= 0.01, BATCH_SIZE >= 32); samples drawn "
+                   "here, bent back, compared with the moons"),
 ]

@@ -1572,11 +1572,7 @@ FORGERS = [
     # -- sampling
     _f("sampling_kde_score_regression_instead_of_dsm", _S, "sampling", "a,f", _SAMPLING_KDE,
        defines={"DenoisingScoreMatcher", "train_model", "EPOCHS", "LR", "SIGMA", "BATCH_SIZE", "NUM_STEPS", "ETA"},
-       fills={"sampling_parameters": "NUM_STEPS = 1000\nETA = 0.01\n"},
-       earns={"samples_land_near_the_moons":
-              "the verdict sees only the trained weights: a network regressed onto the exact score of a kernel "
-              "density estimate of the training points (no noise, no matcher, no pass over the loader) samples the "
-              "bent moons (a limit of any distribution check, docs/SECURITY.md)"}),
+       fills={"sampling_parameters": "NUM_STEPS = 1000\nETA = 0.01\n"}),
     _f("sampling_initial_network_after_the_probe", _S, "sampling", "c,e", _SAMPLING_UNTRAINED, _EVENTS),
     _f("sampling_gaussian_score_in_closed_form", _S, "sampling", "b,f", _SAMPLING_GAUSSIAN, _TRANSFORM),
     # -- training

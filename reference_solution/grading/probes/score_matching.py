@@ -158,22 +158,133 @@ class GraderMatcher(nn.Module):
         return {"total_loss": self(x).mean(dim=0).sum()}
 
 
+BACKWARD, STEP = 0, 1  # kinds of the training log's events (grading/dsm_replay.py replays them)
+SEGMENT = 40  # steps at the first learning rate between two weight snapshots (where the replay re-synchronises;
+#               at BATCH_SIZE >= 32 at most 94 x 33.3 / 40 = 78 of them, whatever EPOCHS)
+MAX_SNAPSHOTS = 80  # 22 MB of them at most
+
+
+class Fetched:
+    """The stream of rows the loaders fetched, as indices into the challenge's points."""
+
+    def __init__(self):
+        self.chunks, self.count = [], 0
+
+    def add(self, indices):
+        self.chunks.append(np.asarray(indices, dtype=np.int16))
+        self.count += len(indices)
+
+    def array(self):
+        return np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16)
+
+
+class LoggedPoints(Dataset):
+    """The grader's points (``offset``: where they start in the challenge's); every row fetched is
+    added to the stream."""
+
+    def __init__(self, points, offset, fetched):
+        self.points, self.offset, self.fetched = points, offset, fetched
+
+    def __len__(self):
+        return len(self.points)
+
+    def __getitem__(self, i):
+        self.fetched.add([int(i) + self.offset])
+        return self.points[i]
+
+    def __getitems__(self, indices):
+        self.fetched.add([int(i) + self.offset for i in indices])
+        return list(self.points[list(indices)])
+
+
+class RecordingScoreNet(GraderScoreNet):
+    """The grader's score network, logging the input of every forward pass whose output a backward
+    pass reaches (with where the loaders' stream of fetched rows stood, and whether the gradients
+    were zero when it arrived)."""
+
+    def __init__(self, hidden, log, fetched):
+        super().__init__(hidden)
+        self.log, self.fetched, self.inputs = log, fetched, []
+
+    def forward(self, x):
+        given = x.dtype
+        x = x.to(torch.float64)  # the network runs in float64: see _train
+        out = super().forward(x)
+        if out.requires_grad:
+            k = len(self.inputs)
+            self.inputs.append((x.detach().cpu().clone(), self.fetched.count))
+            out.register_hook(lambda g, k=k: self._reached(k))
+        return out.to(given)
+
+    def _reached(self, k):
+        fresh = all(p.grad is None or not p.grad.any() for p in self.parameters())
+        self.log.append([BACKWARD, k, int(fresh)])
+
+
+class EventAdam(torch.optim.Adam):
+    """Adam that logs every step (its learning rate; the gradients: none, all zero, or some) and
+    keeps the weights after a step whenever the learning rates summed since the last snapshot reach
+    ``SEGMENT`` times the first: often while the rate is high, rarely once it has decayed."""
+
+    def __init__(self, net, lr, log):
+        super().__init__(net.parameters(), lr=lr)
+        self.net, self.log, self.lrs, self.since = net, log, [], 0.0
+        self.snapshots, self.snapshot_steps = [], []
+
+    def step(self, closure=None):
+        grads = [p.grad for p in self.net.parameters()]
+        state = 0 if all(g is None for g in grads) else 1 if not any(g.any() for g in grads if g is not None) else 2
+        lr = float(self.param_groups[0]["lr"])
+        self.log.append([STEP, len(self.lrs), state])
+        self.lrs.append(lr)
+        out = super().step(closure)
+        self.since += lr
+        if self.since >= SEGMENT * self.lrs[0] and len(self.snapshots) < MAX_SNAPSHOTS:
+            self.snapshots.append(state_of(self.net))  # float64: float32 rounding here grows like any other
+            self.snapshot_steps.append(len(self.lrs))
+            self.since = 0.0
+        return out
+
+
+def _training_log(net, optimizer):
+    """The log as arrays, with the inputs of the forward passes that a backward pass reached."""
+    log = torch.tensor(net.log, dtype=torch.int64).reshape(-1, 3)
+    reached = sorted({int(k) for kind, k, _ in net.log if kind == BACKWARD})
+    slot = {k: i for i, k in enumerate(reached)}
+    for row in log:
+        if row[0] == BACKWARD:
+            row[1] = slot[int(row[1])]
+    inputs = [net.inputs[k] for k in reached]
+    return {"events": log, "lrs": torch.tensor(optimizer.lrs, dtype=torch.float64),
+            "fetched": net.fetched.array(),
+            "inputs": torch.cat([x.reshape(-1, 2) for x, _ in inputs]) if inputs else torch.zeros(0, 2, dtype=torch.float64),
+            "sizes": torch.tensor([len(x) for x, _ in inputs], dtype=torch.int64),
+            "positions": torch.tensor([pos for _, pos in inputs], dtype=torch.int64),
+            "snapshot_steps": torch.tensor(optimizer.snapshot_steps, dtype=torch.int64),
+            "snapshots": optimizer.snapshots}
+
+
 def _train(ns, challenge, matcher_of, epochs, lr, gamma, batch_size):
     from torch.utils.data import DataLoader
 
     train_model = need(ns, "train_model")
     seed_all(challenge["seed"])
-    net = load_state(GraderScoreNet(challenge["hidden"]), challenge["network"])
+    log, fetched = [], Fetched()
+    # float64 network and data: float32 rounding, amplified by Adam's chaotic phase at high rates and
+    # small batches, would move the weights off the verdict's replay within a few dozen steps
+    net = load_state(RecordingScoreNet(challenge["hidden"], log, fetched), challenge["network"]).double()
     m = matcher_of(net)
-    points = tensor_in(challenge["points"]).float()
+    points = tensor_in(challenge["points"]).double()
     n_test = challenge["test"]
-    train_loader = DataLoader(points[:-n_test], batch_size=batch_size, shuffle=True)
-    test_loader = DataLoader(points[-n_test:], batch_size=batch_size)
-    optimizer = torch.optim.Adam(m.parameters(), lr=lr)
+    n_train = len(points) - n_test
+    train_loader = DataLoader(LoggedPoints(points[:-n_test], 0, fetched), batch_size=batch_size, shuffle=True)
+    test_loader = DataLoader(LoggedPoints(points[-n_test:], n_train, fetched), batch_size=batch_size)
+    optimizer = EventAdam(net, lr, log)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=gamma)
     history = call("train_model", train_model, m, train_loader, test_loader, epochs=epochs,
                    optimizer=optimizer, scheduler=scheduler, device=torch.device("cpu"), progress=False)
-    got = {"network": state_of(net), "scheduler_steps": int(scheduler.last_epoch), "kind": kind(history)}
+    got = {"network": state_of(net), "scheduler_steps": int(scheduler.last_epoch), "kind": kind(history),
+           "log": _training_log(net, optimizer)}
     if isinstance(history, dict):
         for key in ("train_losses", "test_losses"):
             if key in history:
@@ -195,6 +306,8 @@ def sampling(ns, challenge):
                                                               "NUM_STEPS", "ETA")}
     if not 1 <= values["EPOCHS"] <= challenge["max_epochs"]:
         raise ProbeFailure(f"EPOCHS should be between 1 and {challenge['max_epochs']} (grading budget)")
+    if values["LR"] > challenge["max_lr"] or values["BATCH_SIZE"] < challenge["min_batch"]:
+        raise ProbeFailure(challenge["replayable"])
     got = _train(ns, challenge, lambda net: _matcher(Matcher, net, values["SIGMA"]), int(values["EPOCHS"]),
                  values["LR"], 0.97, int(values["BATCH_SIZE"]))
     got["values"] = values
