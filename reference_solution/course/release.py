@@ -141,6 +141,10 @@ def nbgrader_env(root: str | Path, **extra: str) -> dict[str, str]:
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    # nbgrader runs `alembic` (and Jupyter its helpers) from PATH: the interpreter's own scripts
+    # first, so that a venv's python works without the venv being activated
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(dict.fromkeys([bin_dir, *(p for p in env.get("PATH", "").split(os.pathsep) if p)]))
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     env.update(extra)
     return env

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -146,3 +147,16 @@ def test_support_is_written_with_headers_and_drift_is_reported(tmp_path):
     assert any("differs from its original" in p for p in problems)
     course.write_support(release, "score_matching")
     assert course.support_out_of_sync(tmp_path) == [] and not (release / "coursekit" / "stale.py").exists()
+
+
+def test_nbgrader_finds_the_interpreters_scripts_without_an_activated_venv(monkeypatch):
+    """A venv's python, its venv not activated: nbgrader's `alembic` must still be found (issue 20)."""
+    import shutil
+    import sys
+
+    from reference_solution.course.release import nbgrader_env
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    env = nbgrader_env(REPO)
+    assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+    assert shutil.which("alembic", path=env["PATH"]) == str(Path(sys.executable).parent / "alembic")
