@@ -245,9 +245,8 @@ def fig_moons(ch, res):
 
 
 def fig_training(ch, res):
-    from reference_solution.grading import score_matching_training as smt
-
     from reference_solution.grading import dsm_replay
+    from reference_solution.grading import score_matching_training as smt
 
     trained = smt._weights(ch, res)
     replayed = dsm_replay.replay_reproduced({**ch, "lr": smt.TRAINING_LR, "gamma": smt.TRAINING_GAMMA}, res, trained)

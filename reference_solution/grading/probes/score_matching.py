@@ -257,7 +257,7 @@ def _training_log(net, optimizer):
     inputs = [net.inputs[k] for k in reached]
     return {"events": log, "lrs": torch.tensor(optimizer.lrs, dtype=torch.float64),
             "fetched": net.fetched.array(),
-            "inputs": torch.cat([x.reshape(-1, 2) for x, _ in inputs]) if inputs else torch.zeros(0, 2, dtype=torch.float64),
+            "inputs": torch.cat([x.reshape(-1, 2) for x, _ in inputs] or [torch.zeros(0, 2, dtype=torch.float64)]),
             "sizes": torch.tensor([len(x) for x, _ in inputs], dtype=torch.int64),
             "positions": torch.tensor([pos for _, pos in inputs], dtype=torch.int64),
             "snapshot_steps": torch.tensor(optimizer.snapshot_steps, dtype=torch.int64),
