@@ -160,3 +160,31 @@ def test_nbgrader_finds_the_interpreters_scripts_without_an_activated_venv(monke
     env = nbgrader_env(REPO)
     assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
     assert shutil.which("alembic", path=env["PATH"]) == str(Path(sys.executable).parent / "alembic")
+
+
+@pytest.mark.parametrize("assignment", ["score_matching"])
+def test_settings_cells_are_introduced_by_text_naming_each_setting(assignment):
+    """A cell of settings (names assigned numbers, nothing else) follows markdown that names each
+    one in backticks: the student is told what to set (issue 20)."""
+    import ast
+
+    nb = nbformat.read(str(REPO / "release" / assignment / f"{assignment}.ipynb"), as_version=4)
+    source = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source
+              for c in nbformat.read(str(REPO / "source" / assignment / f"{assignment}.ipynb"), as_version=4).cells}
+    checked = 0
+    for i, cell in enumerate(nb.cells):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if not cell.metadata.get("nbgrader", {}).get("solution") or cell.cell_type != "code":
+            continue
+        tree = ast.parse(source[grade_id])
+        numeric = (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop)
+        if not tree.body or not all(isinstance(s, (ast.Assign, ast.AnnAssign)) and s.value is not None
+                                    and all(isinstance(n, numeric) for n in ast.walk(s.value)) for s in tree.body):
+            continue
+        names = {t.id for s in tree.body for t in (s.targets if isinstance(s, ast.Assign) else [s.target])
+                 if isinstance(t, ast.Name)}
+        text = next(c.source for c in reversed(nb.cells[:i]) if c.cell_type == "markdown")
+        missing = sorted(n for n in names if f"`{n}`" not in text)
+        assert not missing, f"the text before {grade_id!r} does not name {missing}"
+        checked += 1
+    assert checked >= 2
