@@ -269,3 +269,19 @@ def test_numpy_wrappers_seeded():
     q = chi_quantile(0.98, 128)
     inner, outer = SampleInnerAndOuterExamples(128, q, q * 2 ** (1 / 128), 10_000, rng=2)
     assert binomial_ok(inner.shape[0], 10_000, 0.5)
+
+
+def test_the_notebook_states_the_ball_to_cube_volume_ratio_right():
+    """The text's "ball's share of the cube at n = ..." is the computed one (issue 18 found 10^-70 for 10^-96)."""
+    import json
+    import math
+    import re
+    from pathlib import Path
+
+    nb = Path(__file__).resolve().parents[2] / "source" / "wgan_anomalies" / "wgan_anomalies.ipynb"
+    text = "".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "markdown")
+    found = re.search(r"at \$n = (\d+)\$ it is about \$10\^\{-(\d+)\}\$", text)
+    assert found, "the ratio is no longer stated: update this test"
+    n, exponent = int(found.group(1)), int(found.group(2))
+    log10_ratio = ((n / 2) * math.log(math.pi) - math.lgamma(n / 2 + 1) - n * math.log(2)) / math.log(10)
+    assert round(-log10_ratio) == exponent
