@@ -236,8 +236,8 @@ def fig_moons(ch, res):
     from reference_solution.grading import score_matching_training as smt
     from reference_solution.score_matching import sample_quality as sq
 
-    q = sq.sample_quality(smt.sampled(ch, res))
-    replayed, _ = smt.sampling_replayed(ch, res)
+    samples, replayed = smt.sampled_and_replayed(ch, res)
+    q = sq.sample_quality(samples)
     return {"log10 replay error / tolerance": Figure(math.log10(max(replayed.error, 1e-300)), "<=", 0.0),
             "lost share": Figure(q.lost_share, "<=", sq.MAX_LOST_SHARE),
             "moons distance": Figure(q.distance, "<", sq.MOONS_DISTANCE_THRESHOLD),
@@ -249,7 +249,7 @@ def fig_training(ch, res):
     from reference_solution.grading import score_matching_training as smt
 
     trained = smt._weights(ch, res)
-    replayed = dsm_replay.replay_reproduced({**ch, "lr": smt.TRAINING_LR, "gamma": smt.TRAINING_GAMMA}, res, trained)
+    replayed = dsm_replay.replay_reproduced(ch, res, trained)
     net = smt._network(trained)
     start = smt.probe_scope()["GraderScoreNet"](smt.HIDDEN)
     start.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in ch["network"].items()})

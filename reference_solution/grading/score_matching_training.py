@@ -161,12 +161,13 @@ def dsm_loss(net, points: np.ndarray, sigma: float, draws: int = 20, seed: int =
         return float(((net(x + sigma * eps) + eps / sigma) ** 2).mean(dim=0).sum())
 
 
-TRAINING_LR, TRAINING_GAMMA = 1e-2, 0.5  # the training check's Adam and StepLR (probes/score_matching.py)
+TRAINING_LR, TRAINING_GAMMA = 1e-2, 0.5  # the training check's Adam and StepLR (sent to the probe)
 SAMPLING_GAMMA = 0.97  # the sampling check's StepLR
 
 
 def training_challenge(rng, folder: Path, context: Context) -> dict:
-    return {**_network_challenge(rng, 640, 128), "epochs": 3, "sigma": 0.3}
+    return {**_network_challenge(rng, 640, 128), "epochs": 3, "sigma": 0.3, "lr": TRAINING_LR,
+            "gamma": TRAINING_GAMMA, "batch_size": 128}
 
 
 MIN_LOSS_DROP = 0.05  # relative drop of the held-out DSM loss after 3 short epochs
@@ -177,7 +178,7 @@ def training_loop_updates_the_model(challenge: dict, result: dict) -> None:
     """train_model trains the model (the grader measures its loss on points it kept), steps the scheduler once per epoch and returns per-epoch losses."""  # noqa: E501
     epochs = challenge["epochs"]
     trained = _weights(challenge, result)
-    replay_reproduced({**challenge, "lr": TRAINING_LR, "gamma": TRAINING_GAMMA}, result, trained)
+    replay_reproduced(challenge, result, trained)
     net = _network(trained)
     cosine, moved = descent(challenge["network"], trained), stillness(challenge["network"], trained)
     assert cosine >= MIN_DESCENT, (
@@ -207,7 +208,8 @@ def training_loop_updates_the_model(challenge: dict, result: dict) -> None:
 
 def sampling_challenge(rng, folder: Path, context: Context) -> dict:
     return {**_network_challenge(rng, 4000, 1000), "max_steps": MAX_STEPS, "max_epochs": MAX_EPOCHS,
-            "max_lr": MAX_LR, "min_batch": MIN_BATCH, "replayable": REPLAYABLE, "_start_seed": _seed(rng),
+            "max_lr": MAX_LR, "min_batch": MIN_BATCH, "replayable": REPLAYABLE, "gamma": SAMPLING_GAMMA,
+            "_start_seed": _seed(rng),
             **_merged(submitted_values(context, HYPERPARAMETERS_CELL, ["LR", "SIGMA", "BATCH_SIZE"]),
                       submitted_values(context, SAMPLING_CELL, ["NUM_STEPS", "ETA"]))}
 
@@ -245,21 +247,26 @@ def sampling_replayed(challenge: dict, result: dict) -> tuple[Replayed, dict[str
     lr, sigma = (expect.number(expect.entry(values, k), k) for k in ("LR", "SIGMA"))
     assert lr <= MAX_LR and expect.number(expect.entry(values, "BATCH_SIZE"), "BATCH_SIZE") >= MIN_BATCH, REPLAYABLE
     trained = _weights(challenge, result)
-    return replay_reproduced({**challenge, "lr": lr, "gamma": SAMPLING_GAMMA, "sigma": sigma}, result, trained), trained
+    return replay_reproduced({**challenge, "lr": lr, "sigma": sigma}, result, trained), trained
 
 
 def sampled(challenge: dict, result: dict) -> np.ndarray:
     """The samples the grader draws from the returned network (after its training is replayed),
     bent back onto the usual moons."""
+    return sampled_and_replayed(challenge, result)[0]
+
+
+def sampled_and_replayed(challenge: dict, result: dict) -> tuple[np.ndarray, Replayed]:
+    """:func:`sampled`, and the replay of the training it rests on (``dsm_replay``)."""
     values = _sampling_values(challenge, result)
     steps = expect.number(expect.entry(values, "NUM_STEPS"), "NUM_STEPS")
     eta = expect.number(expect.entry(values, "ETA"), "ETA")
     assert steps == int(steps) and 1 <= steps <= challenge["max_steps"], (
         f"NUM_STEPS should be an integer between 1 and {challenge['max_steps']} (grading budget)")
     assert 0 < eta <= 1, "ETA should be a positive step size of at most 1"
-    _, trained = sampling_replayed(challenge, result)
+    replayed, trained = sampling_replayed(challenge, result)
     samples = langevin(_network(trained), 2000, int(steps), eta, challenge["_start_seed"])
-    return unbent(samples, challenge["_bend"])
+    return unbent(samples, challenge["_bend"]), replayed
 
 
 def samples_land_near_the_moons(challenge: dict, result: dict) -> None:

@@ -142,8 +142,7 @@ def result_of(loop: str) -> dict:
 
 def replay(result: dict) -> dsm_replay.Replayed:
     challenge, _ = drawn()
-    return dsm_replay.replay_reproduced({**challenge, "lr": smt.TRAINING_LR, "gamma": smt.TRAINING_GAMMA},
-                                        result, result["network"])
+    return dsm_replay.replay_reproduced(challenge, result, result["network"])
 
 
 @pytest.mark.parametrize("loop", list(LOOPS), ids=lambda s: s.replace(" ", "_"))
@@ -192,8 +191,8 @@ def sampling_run() -> tuple[dict, dict]:
 def replay_sampling(result: dict) -> dsm_replay.Replayed:
     challenge, _ = sampling_run()
     ns = _namespace()
-    return dsm_replay.replay_reproduced({**challenge, "lr": ns["LR"], "gamma": smt.SAMPLING_GAMMA,
-                                         "sigma": ns["SIGMA"]}, result, result["network"])
+    return dsm_replay.replay_reproduced({**challenge, "lr": ns["LR"], "sigma": ns["SIGMA"]}, result,
+                                        result["network"])
 
 
 # (dropping a snapshot with its step leaves a valid log: the replay then runs on to the next one)
@@ -223,7 +222,7 @@ def test_returned_weights_must_be_the_replays():
     moved = {k: v + np.float32(2e-2) * np.abs(v).max() for k, v in result["network"].items()}
     challenge, _ = drawn()
     with pytest.raises(AssertionError):
-        dsm_replay.replay_reproduced({**challenge, "lr": smt.TRAINING_LR, "gamma": smt.TRAINING_GAMMA}, result, moved)
+        dsm_replay.replay_reproduced(challenge, result, moved)
 
 
 @pytest.mark.parametrize("settings", [{"LR": 0.02}, {"BATCH_SIZE": 16}], ids=["LR_0.02", "BATCH_SIZE_16"])

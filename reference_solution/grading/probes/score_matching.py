@@ -295,7 +295,7 @@ def _train(ns, challenge, matcher_of, epochs, lr, gamma, batch_size):
 def training(ns, challenge):
     """The student's train_model trains the grader's network in the grader's matcher."""
     return _train(ns, challenge, lambda net: GraderMatcher(net, challenge["sigma"]), challenge["epochs"],
-                  1e-2, 0.5, 128)
+                  challenge["lr"], challenge["gamma"], challenge["batch_size"])
 
 
 def sampling(ns, challenge):
@@ -309,6 +309,6 @@ def sampling(ns, challenge):
     if values["LR"] > challenge["max_lr"] or values["BATCH_SIZE"] < challenge["min_batch"]:
         raise ProbeFailure(challenge["replayable"])
     got = _train(ns, challenge, lambda net: _matcher(Matcher, net, values["SIGMA"]), int(values["EPOCHS"]),
-                 values["LR"], 0.97, int(values["BATCH_SIZE"]))
+                 values["LR"], challenge["gamma"], int(values["BATCH_SIZE"]))
     got["values"] = values
     return got
