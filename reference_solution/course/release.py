@@ -34,7 +34,7 @@ SUPPORT_MODULES: dict[str, tuple[str, ...]] = {
     "wgan_anomalies": ("course_files", "warmings", "polar_grid", "stratosphere", "synthetic_files",
                        "data_cache", "plotting", "views", "widgets", "explorers_data",
                        "explorers_anomalies", "explorers_models", "comparison", "baselines",
-                       "critic_score", "inversion", "fanogan"),
+                       "critic_score", "inversion", "fanogan", "ema", "sample_distance"),
     "score_matching": ("moons", "plotting", "views", "widgets", "explorers_data",
                        "explorers_anomalies", "explorers_models"),
 }

@@ -13,6 +13,8 @@ scikit-learn, tqdm, the standard library and its own modules.
 - ``baselines``: circulation indices (polar cap, zonal wind at 60N).
 - ``comparison``: ROC-AUC, average precision and the detector table.
 - ``critic_score``, ``inversion``, ``fanogan``: detectors built on a trained WGAN-GP.
+- ``sample_distance``: the sliced Wasserstein distance of generated to real states.
+- ``ema``: the running average of a generator's weights that the notebook samples from.
 - ``plotting``: figures of states, histories and detections.
 - ``views``: the base of the interactive views; ``explorers_data``, ``explorers_anomalies``,
   ``explorers_models``: the views; ``widgets``: their public entry points.

@@ -131,6 +131,20 @@ def loss_curves(curves: dict[str, Sequence[float]], xlabel: str | dict[str, str]
     return fig
 
 
+def quality_curve(distances: Sequence[float], floor: float, ylabel: str = "sliced Wasserstein distance"):
+    """Per-epoch distance of generated states to held-out days, with the real-real ``floor``."""
+    distances = np.asarray(distances, dtype=float)
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot(np.arange(1, len(distances) + 1), distances, "o-", ms=3, lw=1, label="generated vs held-out days")
+    ax.axhline(floor, color="k", ls="--", lw=1, label="training vs held-out days (floor)")
+    ax.axhline(2 * floor, color="k", ls=":", lw=1, label="twice the floor")
+    ax.set(xlabel="epoch", ylabel=ylabel, yscale="log", title="sample quality per epoch")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def score_histogram(scores, threshold: float, truth=None, bins: int = 50,
                     xlabel: str = "P(anomalous)"):
     """Histogram of anomaly scores with the threshold; split by ground truth when given."""
