@@ -60,7 +60,6 @@ def main() -> None:
     pv, gh = np.load(files.pv), np.load(files.gh)
     x_all = torch.from_numpy(np.stack([pv, gh], 1).astype(np.float32)) * mask  # (N, 2, S, S)
     truth = read_events(files.events)["ssw"]
-    u60 = read_events(files.events)
     g = torch.Generator().manual_seed(a.seed)
     perm = torch.randperm(len(x_all), generator=g)
     n_val = len(x_all) // 10
@@ -76,7 +75,7 @@ def main() -> None:
     sch = [torch.optim.lr_scheduler.ExponentialLR(o, a.gamma) for o in (opt_g, opt_d)]
     steps, swd_curve = 0, []
     t1 = time.time()
-    for epoch in range(a.epochs):
+    for _epoch in range(a.epochs):
         order = torch.randperm(len(train))
         for i in range(0, len(train) - a.batch + 1, a.batch):
             real = train[order[i:i + a.batch]]
@@ -121,11 +120,11 @@ def main() -> None:
         clf.eval()
         with torch.no_grad():
             p = torch.cat([torch.sigmoid(clf(x_all[i:i + 256])) for i in range(0, len(x_all), 256)])[:, 0].numpy()
-        key = scheme if (epochs, batches, decay) == (a.clf_epochs, a.clf_batches, 0.9) else f"g{epochs}:{batches}:{decay}"
+        default = (epochs, batches, decay) == (a.clf_epochs, a.clf_batches, 0.9)
+        key = scheme if default else f"g{epochs}:{batches}:{decay}"
         res[key] = dict(auc=round(roc_auc(truth, p), 3), ap=round(average_precision(truth, p), 3),
                            val=round(hist.val_loss[-1], 3), acc=round(hist.val_accuracy[-1], 3),
                            t=round(time.time() - t2))
-    del u60
     OUT.mkdir(parents=True, exist_ok=True)
     line = json.dumps(res)
     print(line, flush=True)
