@@ -1,7 +1,7 @@
 """The sliced Wasserstein distance between two sets of states: how far generated states lie from
 real ones, in the units of the data, with a floor that two real samples set.
 
-Used by the notebook's per-epoch sample-quality curve and, through ``reference_solution.metrics``,
+Used by the notebook's per-epoch sample-quality curve and, through the package's ``metrics`` module,
 by the grader and the benches: one definition for all of them.
 """
 
