@@ -44,13 +44,11 @@ import json as _json
 from reference_solution.metrics import sliced_wasserstein as _swd
 from reference_solution.wgan_anomalies.state_features import state_features as _features
 from coursekit.comparison import average_precision as _ap, roc_auc as _auc
-_held = torch.stack([val_part[i] for i in range(len(val_part))])
-_train = torch.stack([train_part[i] for i in range(len(_held))])
-gen.eval()
+gen.eval()  # held_out and floor: the training cell's own
 with torch.no_grad():
     _fake = gen(torch.randn(1000, latent_dim, generator=torch.Generator().manual_seed(1))) * mask
 _all = torch.stack([ds_test[i] for i in range(len(ds_test))])
-_out = {"swd": _swd(_fake, _held), "swd_floor": _swd(_train, _held),
+_out = {"swd": _swd(_fake, held_out), "swd_floor": floor,
         "easterly_generated": float(_features(_fake, mask)["easterly"].mean()),
         "easterly_real": float(_features(_all, mask)["easterly"].mean())}
 for _s, _c in classifiers.items():

@@ -13,7 +13,6 @@ Prints one JSON line and appends it to runs/tune_notebook/results.jsonl.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 
 from reference_solution.coursekit.comparison import average_precision, roc_auc
 from reference_solution.coursekit.data_cache import synthetic_course_files
+from reference_solution.coursekit.ema import WeightAverage
 from reference_solution.coursekit.stratosphere import read_events
 from reference_solution.metrics import sliced_wasserstein
 from reference_solution.wgan_anomalies.classifier import Classifier, ClassifierConfig, train_classifier
@@ -69,7 +69,8 @@ def main() -> None:
     torch.manual_seed(a.seed)
     gen = Generator(n_inputs=a.latent, size=a.size, width=a.width)
     dsc = Discriminator(size=a.size, width=a.width)
-    ema = copy.deepcopy(gen).eval().requires_grad_(False)
+    average = WeightAverage(gen, decay=a.ema)  # updated once per generator step
+    ema = average.model
     opt_g = torch.optim.Adam(gen.parameters(), lr=a.lr, betas=(a.beta1, 0.9))
     opt_d = torch.optim.Adam(dsc.parameters(), lr=a.lr, betas=(a.beta1, 0.9))
     sch = [torch.optim.lr_scheduler.ExponentialLR(o, a.gamma) for o in (opt_g, opt_d)]
@@ -91,12 +92,7 @@ def main() -> None:
                 opt_g.zero_grad()
                 lg.backward()
                 opt_g.step()
-                beta = min(a.ema, (1 + steps // a.n_critic) / (10 + steps // a.n_critic))  # warm-up
-                with torch.no_grad():
-                    for pe, p in zip(ema.parameters(), gen.parameters()):
-                        pe.lerp_(p, 1 - beta)
-                    for be, b in zip(ema.buffers(), gen.buffers()):
-                        be.copy_(b)
+                average.update(gen)
         for s in sch:
             s.step()
         with torch.no_grad():
@@ -104,8 +100,6 @@ def main() -> None:
         swd_curve.append(round(sliced_wasserstein(sample, held), 5))
     t_wgan = time.time() - t1
     floor = sliced_wasserstein(train[:len(held)], held)
-    with torch.no_grad():
-        sample = ema(torch.randn(2000, a.latent)) * mask
     res = dict(vars(a), swd=swd_curve[-1], swd_curve=swd_curve, floor=round(floor, 5), t_data=round(t_data),
                t_wgan=round(t_wgan))
     runs = [("gaussian", a.clf_epochs, a.clf_batches, 0.9), ("ball", a.clf_epochs, a.clf_batches, 0.9)]
