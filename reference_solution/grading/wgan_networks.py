@@ -145,8 +145,8 @@ def _check_scores(challenge: dict, result: dict, what: str) -> dict:
     return found
 
 
-def critic_is_unbounded_without_batch_norm(challenge: dict, result: dict) -> None:
-    """The critic returns one unbounded score per sample (N, 1), with no batch normalisation (its graph re-run by the grader)."""  # noqa: E501
+def critic_scores_fit_the_wasserstein_loss(challenge: dict, result: dict) -> None:
+    """The critic gives every sample a score of its own, (N, 1), any real number as the Wasserstein loss needs (its graph re-run by the grader)."""  # noqa: E501
     found = _check_scores(challenge, result, "critic")
     for case, graphs, x in zip(challenge["cases"], found, challenge["_x"]):
         train = graphs["train"]
@@ -376,8 +376,8 @@ CHECKS = [
           generator_challenge, generator_maps_latents_to_unit_interval_images, seconds=120,
           verifies="the generator's torch.export graph and weights re-run here on secret latents, also with weights x"
                    " 10: shapes, dtype, range"),
-    Check("critic_is_unbounded_without_batch_norm", "wgan_networks.critic", critic_challenge,
-          critic_is_unbounded_without_batch_norm, seconds=60,
+    Check("critic_scores_fit_the_wasserstein_loss", "wgan_networks.critic", critic_challenge,
+          critic_scores_fit_the_wasserstein_loss, seconds=60,
           verifies="the critic's graph re-run here: no batch-norm op, each sample's score independent of the batch, "
                    "unbounded with weights x 10"),
     Check("optimizers_cover_each_network", "wgan_networks.optimizers", optimizers_challenge,

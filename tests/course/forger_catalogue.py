@@ -42,7 +42,7 @@ FAMILIES = {
     "wgan_anomalies": {
         "dataset": ("ds_items_are_masked_two_channel_tensors", "ds_reads_files_memory_mapped",
                     "ds_rejects_missing_and_mismatched_files"),
-        "networks": ("generator_maps_latents_to_unit_interval_images", "critic_is_unbounded_without_batch_norm",
+        "networks": ("generator_maps_latents_to_unit_interval_images", "critic_scores_fit_the_wasserstein_loss",
                      "classifier_outputs_one_logit_per_sample", "optimizers_cover_each_network"),
         "penalty": ("gradient_penalty_matches_a_known_critic",),
         "training loop": ("critic_and_generator_losses_have_the_right_signs",

@@ -19,7 +19,7 @@ OPT = "optimizers_cover_each_network"
 ITEMS, MMAP, BAD = ("ds_items_are_masked_two_channel_tensors", "ds_reads_files_memory_mapped",
                     "ds_rejects_missing_and_mismatched_files")
 GEN, CRIT, GP = ("generator_maps_latents_to_unit_interval_images",
-                 "critic_is_unbounded_without_batch_norm", "gradient_penalty_matches_a_known_critic")
+                 "critic_scores_fit_the_wasserstein_loss", "gradient_penalty_matches_a_known_critic")
 SIGNS, NCRIT, MASK, SCHED = ("critic_and_generator_losses_have_the_right_signs",
                              "training_runs_n_critic_critic_steps_per_generator_step",
                              "training_masks_real_and_generated_samples",
