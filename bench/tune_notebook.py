@@ -51,6 +51,10 @@ def main() -> None:
     ap.add_argument("--data-seed", type=int, default=None, help="default: --seed")
     ap.add_argument("--clf-width", type=int, default=8)
     ap.add_argument("--clf-grid", default="", help="extra Gaussian classifiers: epochs:batches:decay,...")
+    ap.add_argument("--clf-decay", type=float, default=0.9, help="ExponentialLR gamma of the default classifiers")
+    ap.add_argument("--clf-wd", type=float, default=1e-4, help="Adam weight decay of every classifier")
+    ap.add_argument("--clf-repeats", type=int, default=0,
+                    help="extra Gaussian classifiers with other seeds on the same generator (classifier variance)")
     ap.add_argument("--tag", default="")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -102,20 +106,26 @@ def main() -> None:
     floor = sliced_wasserstein(train[:len(held)], held)
     res = dict(vars(a), swd=swd_curve[-1], swd_curve=swd_curve, floor=round(floor, 5), t_data=round(t_data),
                t_wgan=round(t_wgan))
-    runs = [("gaussian", a.clf_epochs, a.clf_batches, 0.9), ("ball", a.clf_epochs, a.clf_batches, 0.9)]
+    d0 = a.clf_decay
+    runs = [("gaussian", a.clf_epochs, a.clf_batches, d0, a.seed), ("ball", a.clf_epochs, a.clf_batches, d0, a.seed)]
     for spec in filter(None, a.clf_grid.split(",")):
         e, b, d = spec.split(":")
-        runs.append(("gaussian", int(e), int(b), float(d)))
-    for scheme, epochs, batches, decay in runs:
+        runs.append(("gaussian", int(e), int(b), float(d), a.seed))
+    runs += [("gaussian", a.clf_epochs, a.clf_batches, d0, 1000 * a.seed + k + 1) for k in range(a.clf_repeats)]
+    for scheme, epochs, batches, decay, clf_seed in runs:
         t2 = time.time()
+        torch.manual_seed(clf_seed)
         clf = Classifier(size=a.size, width=a.clf_width)
-        hist = train_classifier(ema, clf, ClassifierConfig(epochs=epochs, batches_per_epoch=batches, lr_decay=decay,
-                                                           scheme=scheme, seed=a.seed), mask=mask, progress=False)
+        config = ClassifierConfig(epochs=epochs, batches_per_epoch=batches, lr_decay=decay, scheme=scheme,
+                                  seed=clf_seed, weight_decay=a.clf_wd)
+        hist = train_classifier(ema, clf, config, mask=mask, progress=False)
         clf.eval()
         with torch.no_grad():
             p = torch.cat([torch.sigmoid(clf(x_all[i:i + 256])) for i in range(0, len(x_all), 256)])[:, 0].numpy()
-        default = (epochs, batches, decay) == (a.clf_epochs, a.clf_batches, 0.9)
+        default = (epochs, batches, decay) == (a.clf_epochs, a.clf_batches, d0)
         key = scheme if default else f"g{epochs}:{batches}:{decay}"
+        if clf_seed != a.seed:
+            key = f"{scheme}_seed{clf_seed}"
         res[key] = dict(auc=round(roc_auc(truth, p), 3), ap=round(average_precision(truth, p), 3),
                            val=round(hist.val_loss[-1], 3), acc=round(hist.val_accuracy[-1], 3),
                            t=round(time.time() - t2))

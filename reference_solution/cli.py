@@ -88,12 +88,15 @@ def _sync_support(a: argparse.Namespace) -> int:
 
 def _release(a: argparse.Namespace) -> int:
     from .course.release import assignments, generate_release
+    from .course.solution_module import MODULES, write
 
     root = _course(a)
     names = a.assignments or assignments(root)
     for name in names:
         generate_release(root, name)
         print(f"release/{name} regenerated")
+        if name in MODULES:
+            print(f"{write(name, root).relative_to(root)} regenerated")
     return 0
 
 

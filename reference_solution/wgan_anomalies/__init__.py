@@ -8,5 +8,8 @@
 - ``detection``: scoring a dataset, thresholds, baselines and metrics.
 - ``detectors``: the pipeline's detector stage (classifier, critic, inversion, f-AnoGAN).
 - ``state_features``: what the classifier separates, in plain circulation descriptors.
+- ``exercises``: the notebook's reference solutions (``DS``, ``Generator``, ``train_model``, the samplers,
+  ``train_classifier``, ...), generated from ``source/wgan_anomalies/wgan_anomalies.ipynb``: what the
+  student writes and the grader checks, importable for benches and scripts.
 - ``pipeline``, ``report``: the main job, make-data -> WGAN-GP -> classifier -> detection -> report.
 """

@@ -58,7 +58,7 @@ class ClassifierConfig:
     lr: float = 1e-3  # Adam learning rate
     lr_decay: float = 0.9  # ExponentialLR gamma, stepped once per epoch
     weight_decay: float = 1e-4  # Adam weight decay; the generated data are cheap but correlated
-    scheme: str = "ball"  # latent sampling: "ball" (uniform, split at q) or "gaussian" (rejection)
+    scheme: str = "gaussian"  # latent sampling: "gaussian" (rejection, as the notebook recommends) or "ball"
     quantile: float = 0.98  # chi quantile that separates normal from anomalous latents
     seed: int = 0  # seeds the latent draws of training and validation
 

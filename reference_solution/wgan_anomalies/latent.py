@@ -30,8 +30,7 @@ from scipy import stats
 __all__ = [
     "chi_quantile", "outer_radius", "REJECT_INNER_PROBABILITY",
     "sample_unit_sphere", "sample_ball", "split_by_norm", "sample_inner_and_outer",
-    "balanced_latents", "SamplingUnitSphereUniform", "SamplingBallUniform",
-    "SampleInnerAndOuterExamples", "norm_law_pvalue", "direction_uniformity_pvalue",
+    "balanced_latents", "norm_law_pvalue", "direction_uniformity_pvalue",
 ]
 
 # P(|z| <= q_0.98) = 0.98; keeping inner samples with probability 0.02 / 0.98 = 1/49 leaves
@@ -174,38 +173,6 @@ def _gaussian_balanced(n_dims: int, batch_size: int, q: float, p: float,
         kept.append(z[keep][:need])
         n_kept += kept[-1].shape[0]
     return torch.cat(kept)  # (B, n), i.i.d. in draw order
-
-
-# ---- numpy-facing wrappers with the seed's names -------------------------------------------
-
-def _torch_generator(rng: np.random.Generator | int | None) -> torch.Generator | None:
-    if rng is None:
-        return None  # torch's global generator: torch.manual_seed makes it reproducible
-    if isinstance(rng, np.random.Generator):
-        rng = int(rng.integers(0, 2**63 - 1))
-    return torch.Generator().manual_seed(int(rng))
-
-
-def SamplingUnitSphereUniform(ndim: int = 2, nsamples: int = 100,
-                              rng: np.random.Generator | int | None = None) -> np.ndarray:
-    """``(nsamples, ndim)`` float64 array uniform on the unit sphere (Gaussian / norm)."""
-    return sample_unit_sphere(ndim, nsamples, _torch_generator(rng), dtype=torch.float64).numpy()
-
-
-def SamplingBallUniform(ndim: int = 2, radius: float = 1, nsamples: int = 100,
-                        rng: np.random.Generator | int | None = None) -> np.ndarray:
-    """``(nsamples, ndim)`` float64 array uniform in the ball (direction x radius x U^(1/n))."""
-    return sample_ball(ndim, radius, nsamples, _torch_generator(rng), dtype=torch.float64).numpy()
-
-
-def SampleInnerAndOuterExamples(ndim: int = 2, radius_inner: float = 1, radius_outer: float = 2,
-                                nsamples: int = 100, rng: np.random.Generator | int | None = None
-                                ) -> tuple[np.ndarray, np.ndarray]:
-    """``(samples_inner, samples_outer)``: ``nsamples`` uniform in the ball of ``radius_outer``
-    split at ``radius_inner``; float64 arrays of ``ndim`` columns whose rows add to ``nsamples``."""
-    inner, outer = sample_inner_and_outer(ndim, radius_inner, radius_outer, nsamples,
-                                          _torch_generator(rng), dtype=torch.float64)
-    return inner.numpy(), outer.numpy()
 
 
 # ---- statistical tests for grading code ------------------------------------------------------

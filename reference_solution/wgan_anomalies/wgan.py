@@ -24,7 +24,6 @@ __all__ = [
     "Generator",
     "Discriminator",
     "gradient_penalty",
-    "compute_gradient_penalty",
     "critic_loss",
     "generator_loss",
     "apply_mask",
@@ -154,13 +153,6 @@ def gradient_penalty(
     grad = grad.reshape(grad.shape[0], -1).to(torch.promote_types(grad.dtype, torch.float32))
     grad_norm = grad.norm(2, dim=1)  # (N,)
     return ((grad_norm - 1) ** 2).mean()
-
-
-def compute_gradient_penalty(model_dsc: nn.Module, real_samples: torch.Tensor,
-                             fake_samples: torch.Tensor) -> torch.Tensor:
-    """The seed notebook's name and signature, modernised: no ``Variable``, no numpy alpha,
-    the device of the samples. Delegates to :func:`gradient_penalty` (global torch RNG)."""
-    return gradient_penalty(model_dsc, real_samples, fake_samples)
 
 
 def critic_loss(

@@ -12,9 +12,6 @@ from scipy import stats
 
 from reference_solution.wgan_anomalies.latent import (
     REJECT_INNER_PROBABILITY,
-    SampleInnerAndOuterExamples,
-    SamplingBallUniform,
-    SamplingUnitSphereUniform,
     balanced_latents,
     chi_quantile,
     direction_uniformity_pvalue,
@@ -243,32 +240,6 @@ def test_helpers_on_degenerate_input():
     with pytest.raises(ValueError, match="shape"):
         norm_law_pvalue(np.zeros(5), 1.0)
     assert isinstance(norm_law_pvalue(z.numpy(), 1.0), float)
-
-
-# ---- numpy wrappers with the seed's names --------------------------------------------------
-
-def test_numpy_wrappers_shapes_and_dtypes():
-    s = SamplingUnitSphereUniform()
-    assert isinstance(s, np.ndarray) and s.shape == (100, 2) and s.dtype == np.float64
-    np.testing.assert_allclose(np.linalg.norm(s, axis=1), 1.0, atol=1e-12)
-    b = SamplingBallUniform(ndim=5, radius=3, nsamples=50, rng=1)
-    assert b.shape == (50, 5) and (np.linalg.norm(b, axis=1) <= 3).all()
-    inner, outer = SampleInnerAndOuterExamples(ndim=2, radius_inner=1, radius_outer=2,
-                                               nsamples=1000, rng=np.random.default_rng(0))
-    assert inner.shape[0] + outer.shape[0] == 1000 and inner.shape[1] == outer.shape[1] == 2
-    assert inner.dtype == outer.dtype == np.float64
-    assert (np.linalg.norm(inner, axis=1) <= 1).all() and (np.linalg.norm(outer, axis=1) > 1).all()
-    assert binomial_ok(inner.shape[0], 1000, 0.25)
-
-
-def test_numpy_wrappers_seeded():
-    np.testing.assert_array_equal(SamplingBallUniform(3, 1, 20, rng=5), SamplingBallUniform(3, 1, 20, rng=5))
-    a = SamplingUnitSphereUniform(3, 20, rng=np.random.default_rng(1))
-    b = SamplingUnitSphereUniform(3, 20, rng=np.random.default_rng(1))
-    np.testing.assert_array_equal(a, b)
-    q = chi_quantile(0.98, 128)
-    inner, outer = SampleInnerAndOuterExamples(128, q, q * 2 ** (1 / 128), 10_000, rng=2)
-    assert binomial_ok(inner.shape[0], 10_000, 0.5)
 
 
 def test_the_notebook_states_the_ball_to_cube_volume_ratio_right():
