@@ -32,15 +32,8 @@ from tqdm.auto import tqdm
 
 from .wgan import Generator, apply_mask, critic_loss, generator_loss
 
-__all__ = [
-    "WGANConfig",
-    "TrainingHistory",
-    "train_wgan",
-    "save_checkpoint",
-    "load_checkpoint",
-    "latest_checkpoint",
-    "load_generator",
-]
+__all__ = ["WGANConfig", "TrainingHistory", "train_wgan", "save_checkpoint", "load_checkpoint",
+           "latest_checkpoint", "load_generator"]
 
 CHECKPOINT_PATTERN = re.compile(r"wgan_epoch_(\d+)\.pt")
 
@@ -145,11 +138,6 @@ def load_generator(path: str | os.PathLike, generator: nn.Module | None = None,
     return generator.to(map_location).eval()
 
 
-def _as_images(batch) -> torch.Tensor:
-    """Dataset items may be a tensor or a tuple whose first element is the (2, S, S) image."""
-    return batch[0] if isinstance(batch, (list, tuple)) else batch
-
-
 def _summary_writer(log_dir: str | None):
     if log_dir is None:
         return None
@@ -160,19 +148,91 @@ def _summary_writer(log_dir: str | None):
     return SummaryWriter(log_dir)
 
 
-def train_wgan(
-    generator: nn.Module,
-    critic: nn.Module,
-    train_dataset: Dataset,
-    config: WGANConfig = WGANConfig(),
-    mask: torch.Tensor | None = None,
-    val_dataset: Dataset | None = None,
-    checkpoint_dir: str | os.PathLike | None = None,
-    resume: bool = False,
-    device: str | torch.device | None = None,
-    progress: bool = True,
-    callback: Callable[[int, TrainingHistory], None] | None = None,
-) -> TrainingHistory:
+class _Run:
+    """What a run holds from its first epoch to its last: the nets on their device and memory
+    format, the mask, optimisers, schedules, and ``rng``, the source of every z and penalty alpha."""
+
+    def __init__(self, generator: nn.Module, critic: nn.Module, config: WGANConfig,
+                 mask: torch.Tensor | None, device: str | torch.device | None):
+        self.config = config
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        on_cuda = self.device.type == "cuda"
+        self.autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if (on_cuda and config.amp) \
+            else contextlib.nullcontext
+        self.fmt = torch.channels_last if (on_cuda and config.channels_last) else torch.contiguous_format
+        generator.to(self.device, memory_format=self.fmt)
+        critic.to(self.device, memory_format=self.fmt)
+        self.generator, self.critic = generator, critic
+        self.mask = None if mask is None else torch.as_tensor(mask, dtype=torch.float32).to(self.device)  # (S, S)
+        self.opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_generator, betas=config.betas)
+        self.opt_c = torch.optim.Adam(critic.parameters(), lr=config.lr_critic, betas=config.betas)
+        self.sched_g = torch.optim.lr_scheduler.ExponentialLR(self.opt_g, gamma=config.lr_decay)
+        self.sched_c = torch.optim.lr_scheduler.ExponentialLR(self.opt_c, gamma=config.lr_decay)
+        self.rng = torch.Generator(device=self.device).manual_seed(config.seed)
+
+    def real(self, batch) -> torch.Tensor:
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch  # (B, 2, S, S); items may be tuples
+        x = x.to(self.device, torch.float32, non_blocking=True).contiguous(memory_format=self.fmt)
+        return x if self.mask is None else apply_mask(x, self.mask)  # idempotent if already masked
+
+    def fake(self, n: int, rng: torch.Generator) -> torch.Tensor:
+        z = torch.randn(n, self.config.latent_dim, generator=rng, device=self.device)  # (n, latent_dim)
+        x = self.generator(z)  # (n, 2, S, S)
+        return x if self.mask is None else apply_mask(x, self.mask)
+
+    def critic_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Minimise ``mean D(fake) - mean D(real) + lambda_gp * GP``; its terms, by their history names."""
+        with torch.no_grad(), self.autocast():
+            fake = self.fake(real.shape[0], self.rng)  # (B, 2, S, S), no graph: trains the critic only
+        with self.autocast():
+            loss, w_est, gp = critic_loss(self.critic, real, fake.float(), self.config.lambda_gp, self.rng)
+        self.opt_c.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_c.step()
+        return {"critic_loss": loss.detach(), "wasserstein": w_est, "gradient_penalty": gp}
+
+    def generator_step(self, n: int) -> torch.Tensor:
+        """Minimise ``-mean D(G(z))`` on ``n`` fresh latents; return that loss, detached."""
+        self.critic.requires_grad_(False)  # gradients flow through the critic, not into it
+        with self.autocast():
+            loss = generator_loss(self.critic, self.fake(n, self.rng))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        self.critic.requires_grad_(True)
+        return loss.detach()
+
+    def parts(self) -> dict:  # what a checkpoint holds a state_dict of, under its key there
+        return dict(generator=self.generator, critic=self.critic, opt_generator=self.opt_g,
+                    opt_critic=self.opt_c, sched_generator=self.sched_g, sched_critic=self.sched_c)
+
+    def save(self, checkpoint_dir: str | os.PathLike, history: TrainingHistory) -> None:
+        """What :meth:`resume` needs, plus what :func:`load_generator` rebuilds the net from."""
+        save_checkpoint(Path(checkpoint_dir) / f"wgan_epoch_{history.epochs_done:04d}.pt",
+                        **{key: part.state_dict() for key, part in self.parts().items()},
+                        history=history.to_dict(), rng=_rng_state(self.rng), epoch=history.epochs_done,
+                        config=asdict(self.config), generator_kwargs=getattr(self.generator, "init_kwargs", None))
+
+    def resume(self, checkpoint_dir: str | os.PathLike) -> TrainingHistory:
+        """Load the latest checkpoint, RNGs included; return its history (a fresh one without any)."""
+        ckpt_path = latest_checkpoint(checkpoint_dir)
+        if ckpt_path is None:
+            return TrainingHistory()
+        ckpt = load_checkpoint(ckpt_path, map_location=self.device)
+        for key, part in self.parts().items():
+            part.load_state_dict(ckpt[key])
+        torch.set_rng_state(ckpt["rng"]["torch"].cpu())
+        self.rng.set_state(ckpt["rng"]["latent"].cpu())
+        if self.device.type == "cuda" and "cuda" in ckpt["rng"]:
+            torch.cuda.set_rng_state_all([s.cpu() for s in ckpt["rng"]["cuda"]])
+        return TrainingHistory.from_dict(ckpt["history"])
+
+
+def train_wgan(generator: nn.Module, critic: nn.Module, train_dataset: Dataset, config: WGANConfig = WGANConfig(),
+               mask: torch.Tensor | None = None, val_dataset: Dataset | None = None,
+               checkpoint_dir: str | os.PathLike | None = None, resume: bool = False,
+               device: str | torch.device | None = None, progress: bool = True,
+               callback: Callable[[int, TrainingHistory], None] | None = None) -> TrainingHistory:
     """Train ``generator`` (z (N, latent_dim) -> (N, 2, S, S)) against ``critic`` ((N, 2, S, S)
     -> (N, 1)) on ``train_dataset`` (items (2, S, S)) with WGAN-GP; return the history.
 
@@ -185,125 +245,31 @@ def train_wgan(
     """
     if resume and checkpoint_dir is None:
         raise ValueError("train_wgan: resume=True needs the checkpoint_dir to resume from")
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    on_cuda = device.type == "cuda"
-    fmt = torch.channels_last if (on_cuda and config.channels_last) else torch.contiguous_format
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if (on_cuda and config.amp) \
-        else contextlib.nullcontext
-    generator.to(device, memory_format=fmt)
-    critic.to(device, memory_format=fmt)
-    mask_t = None if mask is None else torch.as_tensor(mask, dtype=torch.float32).to(device)
-
-    if val_dataset is None and config.val_fraction > 0:
-        n_val = max(1, round(config.val_fraction * len(train_dataset)))
-        train_dataset, val_dataset = random_split(
-            train_dataset, [len(train_dataset) - n_val, n_val],
-            generator=torch.Generator().manual_seed(config.seed))
-
-    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_generator, betas=config.betas)
-    opt_c = torch.optim.Adam(critic.parameters(), lr=config.lr_critic, betas=config.betas)
-    sched_g = torch.optim.lr_scheduler.ExponentialLR(opt_g, gamma=config.lr_decay)
-    sched_c = torch.optim.lr_scheduler.ExponentialLR(opt_c, gamma=config.lr_decay)
-    # One generator for every draw of the loop (z and the penalty's alpha), on the device.
-    rng = torch.Generator(device=device).manual_seed(config.seed)
-    history = TrainingHistory()
-
-    ckpt_path = latest_checkpoint(checkpoint_dir) if (resume and checkpoint_dir) else None
-    if ckpt_path is not None:
-        ckpt = load_checkpoint(ckpt_path, map_location=device)
-        generator.load_state_dict(ckpt["generator"])
-        critic.load_state_dict(ckpt["critic"])
-        opt_g.load_state_dict(ckpt["opt_generator"])
-        opt_c.load_state_dict(ckpt["opt_critic"])
-        sched_g.load_state_dict(ckpt["sched_generator"])
-        sched_c.load_state_dict(ckpt["sched_critic"])
-        history = TrainingHistory.from_dict(ckpt["history"])
-        torch.set_rng_state(ckpt["rng"]["torch"].cpu())
-        rng.set_state(ckpt["rng"]["latent"].cpu())
-        if on_cuda and "cuda" in ckpt["rng"]:
-            torch.cuda.set_rng_state_all([s.cpu() for s in ckpt["rng"]["cuda"]])
-
-    def real_batch(batch) -> torch.Tensor:
-        x = _as_images(batch).to(device, torch.float32, non_blocking=True)
-        x = x.contiguous(memory_format=fmt)
-        return x if mask_t is None else apply_mask(x, mask_t)  # idempotent if already masked
-
-    def fake_batch(n: int) -> torch.Tensor:
-        z = torch.randn(n, config.latent_dim, generator=rng, device=device)  # (n, latent_dim)
-        x = generator(z)  # (n, 2, S, S)
-        return x if mask_t is None else apply_mask(x, mask_t)
-
+    run = _Run(generator, critic, config, mask, device)
+    train_dataset, val_dataset = _split(train_dataset, val_dataset, config)
+    # Only once the nets, optimisers and RNG exist: resuming overwrites each of them in place.
+    history = run.resume(checkpoint_dir) if (resume and checkpoint_dir) else TrainingHistory()
     writer = _summary_writer(config.log_dir)
-    drop_last = len(train_dataset) >= config.batch_size
     epochs = tqdm(range(history.epochs_done, config.epochs), desc="epochs", disable=not progress,
                   initial=history.epochs_done, total=config.epochs)
     for epoch in epochs:
-        # A per-epoch shuffling seed, so a resumed run sees the same batches as an unbroken one.
-        loader = DataLoader(train_dataset, batch_size=config.batch_size, shuffle=True,
-                            drop_last=drop_last, pin_memory=on_cuda,
-                            generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
-        n_batches = len(loader) if config.max_steps_per_epoch is None \
-            else min(len(loader), config.max_steps_per_epoch)
-        generator.train()
-        critic.train()
-        bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}", leave=False, disable=not progress)
-        # Per-step values stay on the device until the epoch ends: float() each step would
-        # synchronise CUDA three times per step.
-        c_losses, w_ests, gps, g_losses = [], [], [], []
-        for idx, batch in enumerate(loader):
-            if idx >= n_batches:
-                break
-            real = real_batch(batch)  # (B, 2, S, S)
-            with torch.no_grad(), autocast():
-                fake = fake_batch(real.shape[0])  # (B, 2, S, S)
-            with autocast():
-                loss_c, w_est, gp = critic_loss(critic, real, fake.float(), config.lambda_gp, rng)
-            opt_c.zero_grad(set_to_none=True)
-            loss_c.backward()
-            opt_c.step()
-            history.critic_steps += 1
-            c_losses.append(loss_c.detach())
-            w_ests.append(w_est)
-            gps.append(gp)
-
-            if history.critic_steps % config.n_critic == 0:
-                critic.requires_grad_(False)  # gradients flow through the critic, not into it
-                with autocast():
-                    loss_g = generator_loss(critic, fake_batch(real.shape[0]))
-                opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
-                opt_g.step()
-                critic.requires_grad_(True)
-                history.generator_steps += 1
-                g_losses.append(loss_g.detach())
-            if progress and (idx % 10 == 0 or idx == n_batches - 1):
-                bar.set_postfix(W=f"{float(w_est):.3f}", gp=f"{float(gp):.3f}")
-            bar.update(1)
-        bar.close()
-        for values, curve in ((c_losses, history.critic_loss), (w_ests, history.wasserstein),
-                              (gps, history.gradient_penalty), (g_losses, history.generator_loss)):
-            curve.extend(torch.stack(values).float().tolist() if values else [])
-
-        val_w = _validate(generator, critic, val_dataset, config, real_batch, mask_t, device, autocast)
+        n_steps = _train_epoch(run, history, train_dataset, epoch, progress)
+        # Held-out data: the critic's own batches overstate W as soon as it starts to fit them.
+        val_w = _validate(run, val_dataset)
         history.val_wasserstein.append(val_w)
-        sched_g.step()
-        sched_c.step()
+        # Before the checkpoint, so that a resumed run starts the next epoch at the decayed LR.
+        run.sched_g.step()
+        run.sched_c.step()
         history.epochs_done = epoch + 1
         if writer is not None:
             writer.add_scalar("val_wasserstein", val_w, epoch + 1)
-            if w_ests:
+            if n_steps:
                 writer.add_scalar("train_wasserstein", history.wasserstein[-1], epoch + 1)
         if checkpoint_dir is not None:
-            save_checkpoint(
-                Path(checkpoint_dir) / f"wgan_epoch_{epoch + 1:04d}.pt",
-                generator=generator.state_dict(), critic=critic.state_dict(),
-                opt_generator=opt_g.state_dict(), opt_critic=opt_c.state_dict(),
-                sched_generator=sched_g.state_dict(), sched_critic=sched_c.state_dict(),
-                history=history.to_dict(), rng=_rng_state(rng), epoch=epoch + 1,
-                config=asdict(config), generator_kwargs=getattr(generator, "init_kwargs", None))
+            run.save(checkpoint_dir, history)
         if progress:
             epochs.set_postfix(val_W=f"{val_w:.3f}")
-        if callback is not None:
+        if callback is not None:  # last: a callback that raises to stop leaves this epoch's checkpoint
             callback(epoch + 1, history)
     epochs.close()
     if writer is not None:
@@ -311,25 +277,64 @@ def train_wgan(
     return history
 
 
-@torch.no_grad()
-def _validate(generator, critic, val_dataset, config, real_batch, mask_t, device, autocast) -> float:
-    """Mean D(real) - mean D(fake) over the validation set, no penalty (nan without one).
+def _split(train_dataset: Dataset, val_dataset: Dataset | None, config: WGANConfig) -> tuple[Dataset, Dataset | None]:
+    """Without a validation set, hold out ``val_fraction``: seeded, so a resume holds out the same."""
+    if val_dataset is None and config.val_fraction > 0:
+        n_val = max(1, round(config.val_fraction * len(train_dataset)))
+        train_dataset, val_dataset = random_split(train_dataset, [len(train_dataset) - n_val, n_val],
+                                                  generator=torch.Generator().manual_seed(config.seed))
+    return train_dataset, val_dataset
 
-    Fakes come from their own generator seeded by ``config.seed``: validation never moves the
-    training RNG, and every epoch is scored against the same latent draws."""
+
+def _train_epoch(run: _Run, history: TrainingHistory, dataset: Dataset, epoch: int, progress: bool) -> int:
+    """A critic step per batch, a generator step per ``n_critic`` of them; the count of critic steps."""
+    config = run.config
+    # A per-epoch shuffling seed, so a resumed run sees the same batches as an unbroken one.
+    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True,
+                        drop_last=len(dataset) >= config.batch_size, pin_memory=run.device.type == "cuda",
+                        generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+    n_batches = len(loader) if config.max_steps_per_epoch is None else min(len(loader), config.max_steps_per_epoch)
+    run.generator.train()
+    run.critic.train()
+    bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}", leave=False, disable=not progress)
+    # On the device until the epoch ends: float() per step would synchronise CUDA three times a step.
+    curves = {"critic_loss": [], "wasserstein": [], "gradient_penalty": [], "generator_loss": []}
+    for idx, batch in enumerate(loader):
+        if idx >= n_batches:
+            break
+        real = run.real(batch)  # (B, 2, S, S)
+        step = run.critic_step(real)
+        history.critic_steps += 1
+        for name, value in step.items():
+            curves[name].append(value)
+        # Counted over the whole run, not the epoch: the ratio stays exactly 1 : n_critic.
+        if history.critic_steps % config.n_critic == 0:
+            curves["generator_loss"].append(run.generator_step(real.shape[0]))
+            history.generator_steps += 1
+        if progress and (idx % 10 == 0 or idx == n_batches - 1):
+            bar.set_postfix(W=f"{float(step['wasserstein']):.3f}", gp=f"{float(step['gradient_penalty']):.3f}")
+        bar.update(1)
+    bar.close()
+    for name, values in curves.items():
+        getattr(history, name).extend(torch.stack(values).float().tolist() if values else [])
+    return len(curves["wasserstein"])
+
+
+@torch.no_grad()
+def _validate(run: _Run, val_dataset: Dataset | None) -> float:
+    """Mean D(real) - mean D(fake) over the validation set, no penalty (nan without one). Its own
+    seeded RNG: validation never moves the training RNG, and every epoch is scored on the same z."""
     if val_dataset is None or len(val_dataset) == 0:
         return float("nan")
-    generator.eval()
-    critic.eval()
-    rng = torch.Generator(device=device).manual_seed(config.seed + 1)
+    run.generator.eval()
+    run.critic.eval()
+    rng = torch.Generator(device=run.device).manual_seed(run.config.seed + 1)
     total, count = 0.0, 0
-    for batch in DataLoader(val_dataset, batch_size=config.batch_size, shuffle=False):
-        real = real_batch(batch)  # (B, 2, S, S), masked
-        z = torch.randn(real.shape[0], config.latent_dim, generator=rng, device=device)
-        with autocast():
-            fake = generator(z)  # (B, 2, S, S)
-            fake = fake if mask_t is None else apply_mask(fake, mask_t)
-            d_real, d_fake = critic(real).float(), critic(fake).float()  # (B, 1) each
+    for batch in DataLoader(val_dataset, batch_size=run.config.batch_size, shuffle=False):
+        real = run.real(batch)  # (B, 2, S, S), masked
+        with run.autocast():
+            fake = run.fake(real.shape[0], rng)  # (B, 2, S, S)
+            d_real, d_fake = run.critic(real).float(), run.critic(fake).float()  # (B, 1) each
         total += float(d_real.sum() - d_fake.sum())
         count += real.shape[0]
     return total / count
