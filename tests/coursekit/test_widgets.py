@@ -93,6 +93,52 @@ def test_blitted_frame_equals_a_full_redraw(course):
     assert np.abs(blitted - full).max() < 1e-6
 
 
+def test_dataset_one_day_buttons_step_exactly_one_day_in_sync_with_the_slider(course):
+    ds, _, events = course
+    view = explore_dataset(ds, events, day=239)
+    assert float(view.day.layout.width.rstrip("%")) >= 80  # most of the cell: ~1 day a pixel
+    view.next.click()
+    assert view.day.value == 240 and view.label.value.startswith(f"day 240 of {len(ds)}")
+    pv, _ = ds[240].numpy()
+    shown = view.images[0].get_array()
+    assert np.allclose(shown.data[~shown.mask], pv[ds.mask.numpy() > 0.5])
+    assert view.date.value == datetime.date.fromisoformat(str(events["date"][240]))
+    assert view.marker.get_xdata()[0] == 240
+    view.previous.click()
+    view.previous.click()
+    assert view.day.value == 238 and "day 238 " in view.label.value
+    view.day.value = 100  # the slider moves the buttons' starting point
+    view.next.click()
+    assert view.day.value == 101
+    view.date.value = datetime.date.fromisoformat(str(events["date"][50]))  # and so does the date
+    view.previous.click()
+    assert view.day.value == 49
+    view.day.value = 0
+    assert view.previous.disabled and not view.next.disabled
+    view.previous.click()
+    assert view.day.value == 0
+    view.day.value = len(ds) - 1
+    assert view.next.disabled and not view.previous.disabled
+    view.next.click()
+    assert view.day.value == len(ds) - 1 and f"day {len(ds) - 1} of" in view.label.value
+
+
+def test_dataset_of_one_day_and_days_outside_the_data(course):
+    ds, _, _ = course
+    one = np.random.default_rng(0).random((1, 2, 8, 8))  # duck-typed: len and [i]
+    view = explore_dataset(one)
+    assert view.day.min == view.day.max == 0 and view.label.value == "day 0 of 1"
+    assert view.previous.disabled and view.next.disabled
+    view.next.click()
+    view.previous.click()
+    assert view.day.value == 0 and np.allclose(view.images[1].get_array().data, one[0, 1])
+    for day in (len(ds), -1):
+        with pytest.raises(ValueError, match=r"expected 0 <= day < \d+"):
+            explore_dataset(ds, day=day)
+    with pytest.raises(ValueError, match="0 <= day < 0"):
+        explore_dataset(np.zeros((0, 2, 8, 8)))
+
+
 def test_revisited_frames_come_from_the_cache(course, monkeypatch):
     ds, _, events = course
     view = explore_dataset(ds, events)
@@ -148,6 +194,67 @@ def test_anomaly_without_truth_or_data(scores):
         explore_anomalies(np.array([0.1, np.nan]))
 
 
+def _flagged(scores, threshold) -> int:
+    return int((scores > threshold).sum())
+
+
+def test_anomaly_threshold_slider_follows_the_scores_range():
+    """A classifier's scores span ~0.04 of [0, 1]: the slider spans them, in fine steps."""
+    s = np.random.default_rng(1).uniform(0.50, 0.54, 900)
+    span = s.max() - s.min()
+    view = explore_anomalies(s, threshold=0.5)
+    t = view.threshold
+    assert s.min() - span / 100 <= t.min < s.min() and s.max() <= t.max <= s.max() + span / 100
+    assert 0 < t.step <= span / 100
+    assert float(t.layout.width.rstrip("%")) >= 80
+    t.value = t.min
+    assert view.counts["anomalous"] == 900  # the slider's ends: every day, no day
+    t.value = t.max
+    assert view.counts["anomalous"] == 0
+    start = float(np.median(s))
+    t.value = start
+    counts = [view.counts["anomalous"]]
+    for k in range(1, 41):  # one step at a time, as a drag or the arrow keys
+        t.value = start + k * t.step
+        assert view.counts["anomalous"] == _flagged(s, t.value)
+        counts.append(view.counts["anomalous"])
+    assert max(abs(np.diff(counts))) <= 9  # at most 1% of the days a step (was ~22 on [0, 1])
+    sweep = [_flagged(s, t.min + k * t.step) for k in range(round((t.max - t.min) / t.step) + 1)]
+    assert max(abs(np.diff(sweep))) <= 9 and sweep[0] == 900 and sweep[-1] == 0
+    readout = t.readout_format  # the readout tells neighbouring steps apart
+    assert format(start, readout) != format(start + t.step, readout)
+    assert f"threshold {format(t.value, readout)}:" in view.label.value
+
+
+@pytest.mark.parametrize("values", [np.full(50, 0.3), np.array([0.7]), np.zeros(20),
+                                    np.full(10, -250.0)], ids=["equal", "one", "zeros", "negative"])
+def test_anomaly_threshold_slider_on_equal_scores(values):
+    view = explore_anomalies(values)
+    t = view.threshold
+    assert t.min < values[0] < t.max and t.step > 0
+    t.value = t.min
+    assert view.counts == {"anomalous": len(values), "normal": 0}
+    t.value = t.max
+    assert view.counts == {"anomalous": 0, "normal": len(values)}
+    assert "0 anomalous" in view.label.value
+
+
+def test_anomaly_bad_scores_say_what_was_expected():
+    for bad in (np.array([0.1, np.nan, 0.3]), np.array([np.inf, 0.2]), np.array([])):
+        with pytest.raises(ValueError, match="expected finite scores"):
+            explore_anomalies(bad)
+
+
+def test_anomaly_detector_switch_keeps_every_day_flagged(scores):
+    other = -3.0 * scores  # beyond [0, 1]
+    view = explore_anomalies({"a": scores, "b": other})
+    view.threshold.value = view.threshold.min
+    assert view.counts["anomalous"] == len(scores)
+    view.detector.value = "b"
+    assert view.counts["anomalous"] == len(scores)  # the minimum flags all of its scores too
+    assert view.threshold.step <= (other.max() - other.min()) / 100
+
+
 def test_anomaly_detector_menu_switches_scores_at_the_same_workload(course, scores):
     ds, _, events = course
     rng = np.random.default_rng(5)
@@ -160,7 +267,10 @@ def test_anomaly_detector_menu_switches_scores_at_the_same_workload(course, scor
     view.detector.value = "bad"
     assert view.counts["anomalous"] == flagged  # the same number of days flagged
     t = view.threshold.value
-    assert view.threshold.min == pytest.approx(other.min()) and view.threshold.max == pytest.approx(other.max())
+    assert view.threshold.min < other.min()  # re-ranged: one step below the new scores
+    assert view.threshold.min + view.threshold.step == pytest.approx(other.min())
+    assert view.threshold.max == pytest.approx(other.max())
+    assert view.threshold.step == pytest.approx((other.max() - other.min()) / 1000)
     expected = detection_metrics(events["ssw"], other, t)
     for name in ("precision", "recall", "roc_auc", "average_precision"):
         assert view.metrics[name] == pytest.approx(expected[name]), name
@@ -289,6 +399,9 @@ def test_static_fallback_without_ipywidgets(course, monkeypatch, capsys):
     assert view.widget is None and isinstance(view.day, views.Plain)
     view.day.value = 240
     assert "SSW: yes" in view.label.value
+    view.next.click()  # the one-day buttons work on the stand-ins too
+    assert view.day.value == 241 and "day 241 " in view.label.value
+    assert isinstance(explore_anomalies(np.linspace(0.5, 0.54, 90)).threshold, views.Plain)
     bundle = view._repr_mimebundle_()
     assert bundle["image/png"] == view.png
     assert "ipywidgets package is not installed" in capsys.readouterr().out

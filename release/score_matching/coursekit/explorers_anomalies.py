@@ -16,6 +16,10 @@ import numpy as np
 from .plotting import close, state_grid
 from .views import View, agg_figure, control, has_widgets, numpy, png
 
+# Threshold slider positions over the scores' range: on ~900 days about one day a step, where a
+# [0, 1] slider over a classifier's scores (spanning ~0.04) flagged every day within a few steps.
+STEPS = 1000
+
 
 class AnomalyView(View):
     """Threshold slider over a score histogram; counts, galleries and metrics at the threshold.
@@ -61,11 +65,13 @@ class AnomalyView(View):
         self._static(self.current)
         fig.tight_layout()
         super().__init__(fig, static)
-        lo, hi = self._range(self.current)
+        lo, hi, step = threshold_range(self.scores)
         self.threshold = control("FloatSlider", value=float(np.clip(threshold, lo, hi)), min=lo,
-                                 max=hi, step=(hi - lo) / 1000 if hi > lo else 1e-3,
-                                 description="threshold", readout_format=".3f",
+                                 max=hi, step=step, description="threshold",
+                                 readout_format=f".{readout_digits(step)}f",
                                  continuous_update=True)
+        if has_widgets():  # a default ~120 px track would move ~8 steps a pixel
+            self.threshold.layout.width = "100%"
         self.controls = [self.threshold]
         self.detector = None
         if len(names) > 1:
@@ -83,11 +89,6 @@ class AnomalyView(View):
             self.animated += [self.roc_point, self.pr_point]
         self._watch(self.threshold)
         self._finish()
-
-    def _range(self, name: str) -> tuple[float, float]:
-        s = self.score_sets[name]
-        lo, hi = float(s.min()), float(s.max())
-        return (0.0, 1.0) if lo >= 0 and hi <= 1 else (lo, hi)
 
     def _roc_axes(self, roc_ax, pr_ax) -> None:
         from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
@@ -117,8 +118,8 @@ class AnomalyView(View):
         ax, s = self.hist_axes, self.score_sets[name]
         for bar in self._bars:
             bar.remove()
-        lo, hi = self._range(name)
-        edges = np.linspace(lo, hi if hi > lo else lo + 1, 51)
+        lo, hi, _ = threshold_range(s)  # the histogram spans what the slider does
+        edges = np.linspace(lo, hi, 51)
         if self.truth is None:
             bars = [ax.hist(s, bins=edges, color="tab:blue", alpha=0.8)[2]]
         else:
@@ -149,7 +150,7 @@ class AnomalyView(View):
         flagged = int((self.scores > float(self.threshold.value)).sum())
         self.current = str(change["new"])
         self.scores = self.score_sets[self.current]
-        lo, hi = self._range(self.current)
+        lo, hi, step = threshold_range(self.scores)
         ranked = np.sort(self.scores)[::-1]
         t = hi if flagged == 0 else float(ranked[min(flagged, len(ranked) - 1)])
         if flagged >= len(ranked):
@@ -160,7 +161,8 @@ class AnomalyView(View):
             self._galleries()
         # Widen first, so that no intermediate value is clipped by the old range.
         self.threshold.min, self.threshold.max = min(lo, self.threshold.min), max(hi, self.threshold.max)
-        self.threshold.step = (hi - lo) / 1000 if hi > lo else 1e-3
+        self.threshold.step = step
+        self.threshold.readout_format = f".{readout_digits(step)}f"
         self.threshold.value = float(np.clip(t, lo, hi))  # updates the view (if it moved)
         self.threshold.min, self.threshold.max = lo, hi
         self.update()
@@ -224,13 +226,14 @@ class AnomalyView(View):
         if self._drawn != self.current:
             self._static(self.current)
         t = m["threshold"]
+        shown = f"{t:.{readout_digits(float(self.threshold.step))}f}"  # as the slider reads it
         self.line.set_xdata([t, t])
-        self.hist_axes.set_title(f"threshold {t:.3f}: {m['anomalous']} anomalous, "
+        self.hist_axes.set_title(f"threshold {shown}: {m['anomalous']} anomalous, "
                                  f"{m['normal']} normal", fontsize=9)
         self.metrics = m
         self.counts = {"anomalous": m["anomalous"], "normal": m["normal"]}
         self.flagged = np.flatnonzero(self.scores > t)
-        text = (f"threshold {t:.3f}: {m['anomalous']} anomalous (score > threshold), "
+        text = (f"threshold {shown}: {m['anomalous']} anomalous (score > threshold), "
                 f"{m['normal']} normal")
         if len(self.score_sets) > 1:
             text = f"{self.current}: " + text
@@ -241,6 +244,23 @@ class AnomalyView(View):
             self.roc_point.set_data([m["fpr"]], [m["recall"]])
             self.pr_point.set_data([m["recall"]], [m["precision"]])
         self.label_text = text
+
+
+def threshold_range(scores: np.ndarray) -> tuple[float, float, float]:
+    """``(min, max, step)`` of the threshold slider: the scores' own range in ``STEPS`` steps,
+    from one step below the lowest score (days strictly above are flagged, so the slider's
+    minimum flags every day) to the highest (flags none)."""
+    lo, hi = float(scores.min()), float(scores.max())
+    if hi - lo <= 1e-9 * max(abs(lo), abs(hi)):  # all equal: a window either side flags all or none
+        pad = 0.01 * (abs(lo) or 1.0)
+        lo, hi = lo - pad, hi + pad
+    step = (hi - lo) / STEPS
+    return lo - step, hi, step
+
+
+def readout_digits(step: float) -> int:
+    """Decimals that tell one slider step from the next (3 at least, 12 at most)."""
+    return int(np.clip(np.ceil(-np.log10(step)), 3, 12))
 
 
 def _score_sets(scores) -> dict[str, np.ndarray]:

@@ -1,5 +1,6 @@
 # GENERATED from reference_solution/coursekit/explorers_data.py by `python -m reference_solution release`; edit the original
-"""The view of the data: ``explore_dataset`` (day slider, date picker, ground truth, wind at 60N).
+"""The view of the data: ``explore_dataset`` (day slider, one-day buttons, date picker, ground
+truth, wind at 60N).
 
 Course support code (see ``widgets``): datasets are duck-typed (``len``, ``ds[i]`` a ``(2, S, S)``
 day, optional ``.mask``), ground truth is an events table or arrays.
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .plotting import CMAPS, draw_state
-from .views import View, agg_figure, control, numpy
+from .views import View, agg_figure, control, has_widgets, numpy
 
 
 def _events(events: Any, n_days: int) -> dict[str, np.ndarray]:
@@ -42,12 +43,16 @@ def _winter_span(dates: np.ndarray | None, day: int, n: int) -> tuple[int, int]:
 
 
 class DatasetView(View):
-    """Day slider (+ date picker) over pv and gh; ground truth and u60 when ``events`` exist."""
+    """Day slider (+ one-day buttons, date picker) over pv and gh; ground truth and u60 when
+    ``events`` exist."""
 
     name = "dataset"
 
     def __init__(self, ds, events=None, day: int = 0, static: bool = False):
         n = len(ds)
+        if not 0 <= day < n:  # a slider would clip it silently and show another day
+            raise ValueError(f"explore_dataset expected 0 <= day < {n} (the dataset's days), "
+                             f"found day={day}")
         self.ds, self.n = ds, n
         self.events = _events(events, n)
         self.dates = self.events.get("date")
@@ -80,7 +85,14 @@ class DatasetView(View):
         super().__init__(fig, static)
         self.day = control("IntSlider", value=day, min=0, max=n - 1, description="day",
                            continuous_update=True)
-        self.controls = [self.day]
+        if has_widgets():  # the default ~120 px track moves ~7 days a pixel over 906 days
+            self.day.layout.width = "100%"
+        # A pixel of the slider is still about a day: these step exactly one.
+        self.previous = control("Button", description="< previous day", tooltip="day - 1")
+        self.next = control("Button", description="next day >", tooltip="day + 1")
+        self.previous.on_click(lambda _: self.step_day(-1))
+        self.next.on_click(lambda _: self.step_day(+1))
+        self.controls = [self.day, self.previous, self.next]
         self.date = None
         if self.dates is not None and len(self.dates):
             self.date = control("DatePicker", value=self._date(day), description="date")
@@ -94,6 +106,10 @@ class DatasetView(View):
 
     def background_key(self):
         return _winter_span(self.dates, int(self.day.value), self.n)
+
+    def step_day(self, delta: int) -> None:
+        """Move ``delta`` days, held inside the dataset (what the previous / next buttons do)."""
+        self.day.value = int(np.clip(int(self.day.value) + delta, 0, self.n - 1))
 
     def _date(self, day: int) -> datetime.date:
         return self.dates[day].astype("datetime64[D]").astype(datetime.date)
@@ -113,6 +129,7 @@ class DatasetView(View):
 
     def draw(self, item: np.ndarray) -> None:
         i = int(self.day.value)
+        self.previous.disabled, self.next.disabled = i == 0, i == self.n - 1
         for im, field in zip(self.images, item):
             im.set_data(field if self.mask is None else np.ma.masked_where(self.mask < 0.5, field))
         parts = [f"day {i} of {self.n}"]

@@ -1,7 +1,7 @@
 # GENERATED from reference_solution/coursekit/widgets.py by `python -m reference_solution release`; edit the original
 """Interactive views of data and trained models, each one call: ``explore_dataset(ds)``.
 
-- ``explore_dataset(ds, events=None)``: day slider and date picker over pv and gh, and on
+- ``explore_dataset(ds, events=None)``: day slider, one-day buttons and date picker over pv and gh, and on
   synthetic data the ground truth and the wind at 60N (``explorers_data``).
 - ``explore_anomalies(scores, dataset=None, truth=None, threshold=0.5)``: score histogram,
   threshold slider, counts, galleries, precision / recall / ROC (``explorers_anomalies``).
