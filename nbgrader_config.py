@@ -103,4 +103,11 @@ c.GradingExecute.memory_limit = 6 * 2**30
 c.GradingExecute.notebook_time_limit = 1800.0
 
 # Feedback shows each check's name, description and message, never the hidden test region.
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+# It is refused for a notebook whose written answers nobody graded by hand yet (they would show
+# 0 and the total would look final): grade them in the formgrader first. Feedback on the
+# autograded part only: --PendingManualGrades.allow_pending=True, and it opens with a banner
+# saying the total is not final (reference_solution/course/feedback.py).
+from reference_solution.course.feedback import PendingManualGrades  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [PendingManualGrades, GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+c.PendingManualGrades.allow_pending = False

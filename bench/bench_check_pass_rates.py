@@ -233,8 +233,8 @@ def fig_sample(ch, res):
 
 
 def fig_moons(ch, res):
+    from reference_solution.coursekit import moons_quality as sq
     from reference_solution.grading import score_matching_training as smt
-    from reference_solution.score_matching import sample_quality as sq
 
     samples, replayed = smt.sampled_and_replayed(ch, res)
     q = sq.sample_quality(samples)

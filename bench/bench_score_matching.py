@@ -18,9 +18,9 @@ import time
 import numpy as np
 import torch
 
+from reference_solution.coursekit import moons_quality as sq
 from reference_solution.coursekit.moons import moons_points
 from reference_solution.score_matching import DenoisingScoreMatcher, ScoreNet, moons_loaders, train_score_model
-from reference_solution.score_matching import sample_quality as sq
 
 
 def one_seed(seed: int, epochs: int, sigma: float, num_steps: int, eta: float,

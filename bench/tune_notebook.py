@@ -55,6 +55,8 @@ def main() -> None:
     ap.add_argument("--clf-wd", type=float, default=1e-4, help="Adam weight decay of every classifier")
     ap.add_argument("--clf-repeats", type=int, default=0,
                     help="extra Gaussian classifiers with other seeds on the same generator (classifier variance)")
+    ap.add_argument("--clf-pool", type=int, default=1,
+                    help="average-pool the classifier's input by this factor (planetary scales only)")
     ap.add_argument("--tag", default="")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -115,7 +117,9 @@ def main() -> None:
     for scheme, epochs, batches, decay, clf_seed in runs:
         t2 = time.time()
         torch.manual_seed(clf_seed)
-        clf = Classifier(size=a.size, width=a.clf_width)
+        clf = Classifier(size=a.size // a.clf_pool, width=a.clf_width)
+        if a.clf_pool > 1:
+            clf = torch.nn.Sequential(torch.nn.AvgPool2d(a.clf_pool), clf)
         config = ClassifierConfig(epochs=epochs, batches_per_epoch=batches, lr_decay=decay, scheme=scheme,
                                   seed=clf_seed, weight_decay=a.clf_wd)
         hist = train_classifier(ema, clf, config, mask=mask, progress=False)

@@ -35,7 +35,7 @@ SUPPORT_MODULES: dict[str, tuple[str, ...]] = {
                        "data_cache", "plotting", "views", "widgets", "explorers_data",
                        "explorers_anomalies", "explorers_models", "comparison", "baselines",
                        "critic_score", "inversion", "fanogan", "ema", "sample_distance"),
-    "score_matching": ("moons", "plotting", "views", "widgets", "explorers_data",
+    "score_matching": ("moons", "sample_distance", "moons_quality", "plotting", "views", "widgets", "explorers_data",
                        "explorers_anomalies", "explorers_models"),
 }
 HEADER = ("# GENERATED from reference_solution/coursekit/{name}.py by `python -m reference_solution "

@@ -9,7 +9,8 @@ scikit-learn, tqdm, the standard library and its own modules.
 - ``stratosphere``: the synthetic 10 hPa winter stratosphere (physics and ground truth).
 - ``warmings``: Charlton & Polvani (2007) sudden-warming detection and ``events.csv``.
 - ``data_cache``: one synthetic dataset per machine, generated on first use.
-- ``moons``: the two-moons data of the score-matching assignment.
+- ``moons``: the two-moons data of the score-matching assignment; ``moons_quality``: how well
+  samples reproduce them (the sampling check's bars).
 - ``baselines``: circulation indices (polar cap, zonal wind at 60N).
 - ``comparison``: ROC-AUC, average precision and the detector table.
 - ``critic_score``, ``inversion``, ``fanogan``: detectors built on a trained WGAN-GP.

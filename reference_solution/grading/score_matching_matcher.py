@@ -243,7 +243,17 @@ def sample_returns_detached_samples(challenge: dict, result: dict) -> None:
         assert run["dtype"] == "torch.float32", f"sample returned {run['dtype']}, expected torch.float32"
         states, out = _states(run, want)
         assert states, "sample should run Langevin dynamics with the score model"
-        langevin_steps(challenge, states, out, challenge["steps"], challenge["eta"], drift=False)
+        steps, eta = challenge["steps"], challenge["eta"]
+        assert len(states) == steps, (
+            f"sample(n, num_steps={steps}, eta={eta:.3g}) called the score model {len(states)} times, not {steps}: "
+            "sample should pass its num_steps and eta on to langevin_dynamics")
+        try:
+            langevin_steps(challenge, states, out, steps, eta, drift=False)
+        except AssertionError as exc:  # sample's steps are langevin_dynamics': say where to look
+            raise AssertionError(
+                f"the chain sample(n, num_steps={steps}, eta={eta:.3g}) ran: {exc}. sample runs your "
+                "langevin_dynamics: if its test (langevin_step_matches_the_update_rule) fails too, fix "
+                "langevin_dynamics first; if not, sample does not pass eta on to it unchanged") from None
         assert not expect.flag(run["requires_grad"], "requires_grad") and not expect.flag(run["graph"], "graph") \
             and not expect.flag(run["grad_during"], "grad mode"), (
             "sample should run without building an autograd graph (torch.no_grad)")

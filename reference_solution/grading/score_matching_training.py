@@ -17,15 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..score_matching.denoising import make_moons_data
-from ..score_matching.sample_quality import (
+from ..coursekit.moons_quality import (
     LOST_DISTANCE,
     MAX_LOST_SHARE,
     MIN_MOON_SHARE,
     MOONS_DISTANCE_THRESHOLD,
     sample_quality,
 )
+from ..score_matching.denoising import make_moons_data
 from . import expect
+from .dsm_replay import WHY as REPLAY_MISMATCH
 from .dsm_replay import Replayed, replay_reproduced
 from .literals import NotLiteral, assigned_numbers
 from .protocol import Check, Context, probe_scope
@@ -247,7 +248,17 @@ def sampling_replayed(challenge: dict, result: dict) -> tuple[Replayed, dict[str
     lr, sigma = (expect.number(expect.entry(values, k), k) for k in ("LR", "SIGMA"))
     assert lr <= MAX_LR and expect.number(expect.entry(values, "BATCH_SIZE"), "BATCH_SIZE") >= MIN_BATCH, REPLAYABLE
     trained = _weights(challenge, result)
-    return replay_reproduced({**challenge, "lr": lr, "sigma": sigma}, result, trained), trained
+    try:
+        return replay_reproduced({**challenge, "lr": lr, "sigma": sigma}, result, trained), trained
+    except AssertionError as exc:  # this training ran the student's matcher too: say which result it rests on
+        hint = (" This check trains with your DenoisingScoreMatcher as well as your train_model: if "
+                "training_loop_updates_the_model (your loop, the grader's matcher) passes, matcher.loss is not "
+                "the denoising loss; see forward's tests, forward_returns_per_element_dsm_error and "
+                "dsm_error_matches_the_closed_form (the noise x + sigma eps, the target -eps/sigma)."
+                if str(exc) == REPLAY_MISMATCH else
+                " (This check trains the grader's network with your train_model and DenoisingScoreMatcher: "
+                "their own tests above say which one is wrong.)")
+        raise AssertionError(f"{exc}{hint}") from None
 
 
 def sampled(challenge: dict, result: dict) -> np.ndarray:
@@ -269,20 +280,25 @@ def sampled_and_replayed(challenge: dict, result: dict) -> tuple[np.ndarray, Rep
     return unbent(samples, challenge["_bend"]), replayed
 
 
+SAMPLES_REST_ON = ("The grader draws these samples with its own Langevin sampler (your langevin_dynamics and "
+                   "sample play no part here) from its network trained by your train_model with your "
+                   "DenoisingScoreMatcher's loss: check forward's and train_model's tests above, SIGMA, and the "
+                   "Langevin settings NUM_STEPS and ETA")
+
+
 def samples_land_near_the_moons(challenge: dict, result: dict) -> None:
     """Trained by your train_model and DenoisingScoreMatcher with your settings (every step replayed), the grader's network samples (with your NUM_STEPS and ETA) land on secretly bent moons and reach both (at least 20% on each)."""  # noqa: E501
     q = sample_quality(sampled(challenge, result))
     assert q.lost_share <= MAX_LOST_SHARE, (
         f"{q.lost_share:.1%} of the samples ended farther than {LOST_DISTANCE} from the moons (or not "
-        f"finite); at most {MAX_LOST_SHARE:.0%} may. Check the training and the Langevin settings.")
+        f"finite); at most {MAX_LOST_SHARE:.0%} may. {SAMPLES_REST_ON}")
     assert q.distance < MOONS_DISTANCE_THRESHOLD, (
         f"samples are too far from the moons' shape: sliced-Wasserstein distance {q.distance:.3f} "
         f"(each sample against the moon it lies nearest to), needed below {MOONS_DISTANCE_THRESHOLD}. "
-        "Check the training and the Langevin settings (enough steps for the chain to reach the "
-        "moons, a small enough ETA and SIGMA).")
+        f"{SAMPLES_REST_ON} (enough steps for the chain to reach the moons, a small enough ETA and SIGMA)")
     assert q.smaller_share >= MIN_MOON_SHARE, (
         f"the samples do not reach both moons: only {q.smaller_share:.0%} lie nearest one of them; "
-        f"each should hold at least {MIN_MOON_SHARE:.0%} (the data: 50%).")
+        f"each should hold at least {MIN_MOON_SHARE:.0%} (the data: 50%). {SAMPLES_REST_ON}")
 
 
 def network_challenge(rng, folder: Path, context: Context) -> dict:

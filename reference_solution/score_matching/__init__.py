@@ -2,25 +2,25 @@
 
 - ``denoising``: the score network, the denoising score-matching loss, Langevin sampling and the
   two-moons data (the graded exercises).
-- ``sample_quality``: how well samples reproduce the moons (per-moon distance, the moons' shares,
-  lost samples): what the sampling check judges.
 - ``annealed_langevin``: noise-conditional scores and annealed Langevin (Song & Ermon 2019), the
   assignment's extension.
 
-The names of ``denoising`` and the measures of ``sample_quality`` are re-exported here: ``from
+The names of ``denoising`` and the measures of ``coursekit.moons_quality`` (how well samples
+reproduce the moons: what the sampling check and the notebook's visible test judge) are
+re-exported here: ``from
 reference_solution.score_matching import generate_moons_data`` is what notebooks and grading
 preludes use.
 """
 
-from .denoising import *  # noqa: F401,F403
-from .denoising import __all__ as _denoising_names
-from .sample_quality import (  # noqa: F401
+from ..coursekit.moons_quality import (  # noqa: F401
     MIN_MOON_SHARE,
     MOONS_DISTANCE_THRESHOLD,
     moon_shares,
     moons_distance,
     uniform_cloud,
 )
+from .denoising import *  # noqa: F401,F403
+from .denoising import __all__ as _denoising_names
 
 __all__ = [*_denoising_names, "moons_distance", "moon_shares", "uniform_cloud",
            "MOONS_DISTANCE_THRESHOLD", "MIN_MOON_SHARE"]

@@ -20,8 +20,8 @@ from collections.abc import Callable
 import torch
 import torch.nn as nn
 
+from ..coursekit.moons_quality import moon_fraction, moons_distance
 from .denoising import DenoisingScoreMatcher, ScoreNet, moons_loaders, train_score_model
-from .sample_quality import moon_fraction, moons_distance
 
 __all__ = [
     "geometric_sigmas", "NoiseConditionalScoreNet", "NoiseConditionalMatcher",

@@ -15,8 +15,8 @@ Closed forms the grading checks rely on:
 - Langevin ``x <- x + eta/2 s(x) + sqrt(eta) eps`` with ``s(x) = -x`` is the AR(1) chain
   ``x <- (1 - eta/2) x + sqrt(eta) eps`` with stationary variance ``1 / (1 - eta/4)``.
 
-Sample quality (:func:`~.sample_quality.moons_distance`, :func:`~.sample_quality.moon_shares`) lives
-in ``sample_quality``.
+Sample quality (``moons_distance``, ``moon_shares``) lives in ``coursekit.moons_quality``, beside
+the moons themselves, so that the notebook's visible test can use it too.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ import nbformat
 
 from reference_solution.course import release as course
 from reference_solution.course.autograde import ScratchCourse, StudentResult, example_submissions
+from reference_solution.course.feedback import ALLOW_FLAG
 from reference_solution.course.notebook_namespace import solution_cells
 from reference_solution.course.submissions import apply_mutation, fill_release_with_solutions
 
@@ -141,7 +142,7 @@ def grade_batch(root: Path, assignment: str, *, args: tuple = (), catalogue=None
         results = scratch.grade(ordered)
         after = [fingerprint(c) for c in scratch.courses]
         for folder in scratch.courses:
-            course.run_nbgrader(["generate_feedback", assignment, "--force"], folder,
+            course.run_nbgrader(["generate_feedback", assignment, "--force", ALLOW_FLAG], folder,
                                 course.nbgrader_env(root))
         autograded = {sid: "\n".join(p.read_text() for c in scratch.courses
                                      for p in (c / "autograded" / sid).rglob("*.ipynb"))

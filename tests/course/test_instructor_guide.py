@@ -101,6 +101,8 @@ def test_the_student_gets_every_autograded_point_and_feedback_hides_the_hidden_r
     feedback = next((root / "feedback").rglob("*.html")).read_text()
     assert "BEGIN HIDDEN TESTS" not in feedback and 'check("' not in feedback
     assert "✓ samples_land_near_the_moons" in feedback
+    # made before the hand grading, as the walk-through does: it says the total is not final
+    assert "Provisional feedback: the total score is not final." in feedback
 
 
 def test_nothing_is_left_in_the_assignment_folders(course):

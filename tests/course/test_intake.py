@@ -21,6 +21,7 @@ import pytest
 
 from reference_solution.course import release as course
 from reference_solution.course.autograde import ScratchCourse, StudentResult, example_submissions, format_report
+from reference_solution.course.feedback import ALLOW_FLAG
 from reference_solution.course.intake import LOG_LINE, CellSpec, inspect_notebook, read_submitted, rejections
 
 REPO = Path(__file__).resolve().parents[2]
@@ -128,7 +129,7 @@ def batch() -> Batch:
         single_log = course.run_nbgrader(["autograde", "toy", "--student", sid, "--force", *args], folder, env)
         single = StudentResult(sid, "graded")
         scratch._read_grades(folder / "gradebook.db", sid, single)
-        course.run_nbgrader(["generate_feedback", "toy", "--force"], folder, env)
+        course.run_nbgrader(["generate_feedback", "toy", "--force", ALLOW_FLAG], folder, env)
         unchanged = {s: (folder / "submitted" / s / "toy" / "toy.ipynb").read_bytes() == raw for s, raw in subs.items()}
         texts = {kind: {s: "\n".join(p.read_text() for p in sorted((folder / kind / s).rglob("*"))
                                      if p.suffix in (".ipynb", ".html")) for s in subs}

@@ -103,8 +103,9 @@ MUTANTS = [
            "chi_p98 = 12.765701", (CHI,)),
     Mutant("sigmoid in the classifier", CLF, "x = self.head(self.features(x).flatten(1))  # (N, 1) logits",
            "x = torch.sigmoid(self.head(self.features(x).flatten(1)))", (LOGIT,)),
+    # The notebook's scoring cell then crashes on the (N,) output, and so does its test's visible part.
     Mutant("classifier returns (N,) logits", CLF, "x = self.head(self.features(x).flatten(1))  # (N, 1) logits",
-           "x = self.head(self.features(x).flatten(1)).squeeze(1)", (LOGIT,)),
+           "x = self.head(self.features(x).flatten(1)).squeeze(1)", (LOGIT,), (ANOM,)),
     Mutant("generator left in train mode", TCLF, "    model_gen.eval()\n", "", (FROZEN,)),
     Mutant("generator updated during classifier training", TCLF,
            "optimizer = torch.optim.Adam(model_clf.parameters(), lr=lr)",

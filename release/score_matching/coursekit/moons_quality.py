@@ -1,3 +1,4 @@
+# GENERATED from reference_solution/coursekit/moons_quality.py by `python -m reference_solution release`; edit the original
 """How well 2-D samples reproduce the two moons: shape on each moon, and the share of each moon.
 
 One sliced-Wasserstein distance to the moons mixes two questions: do the samples lie on the moons'
@@ -8,6 +9,10 @@ distance charged that as much as a blurred or wrong shape (a 60/40 split of perf
 training seeds. Here each sample is assigned to the moon of its nearest reference point and
 compared with that moon alone (:func:`moons_distance`), and the split is a separate, loose bar
 (:func:`moon_shares`, :data:`MIN_MOON_SHARE`).
+
+Course support code (copied next to the score-matching notebook, whose visible sampling test
+judges the student's own samples with the same bars as the hidden check): imports nothing from
+solution modules.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from ..coursekit.moons import moons_points
-from ..metrics import sliced_wasserstein
+from .moons import moons_points
+from .sample_distance import sliced_wasserstein
 
 __all__ = ["SampleQuality", "sample_quality", "moons_distance", "moon_shares", "moon_fraction",
            "lost_samples", "uniform_cloud",

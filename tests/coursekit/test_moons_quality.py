@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from reference_solution.coursekit.moons import moons_points
-from reference_solution.score_matching.sample_quality import (
+from reference_solution.coursekit.moons_quality import (
     LOST_DISTANCE,
     MIN_MOON_SHARE,
     MOONS_DISTANCE_THRESHOLD,
