@@ -107,7 +107,9 @@ c.GradingExecute.notebook_time_limit = 1800.0
 # 0 and the total would look final): grade them in the formgrader first. Feedback on the
 # autograded part only: --PendingManualGrades.allow_pending=True, and it opens with a banner
 # saying the total is not final (reference_solution/course/feedback.py).
-from reference_solution.course.feedback import PendingManualGrades  # noqa: E402
+# FeedbackLayout wraps long messages, shows an explorer's picture and gives every figure alt text.
+from reference_solution.course.feedback import FeedbackLayout, PendingManualGrades  # noqa: E402
 
-c.GenerateFeedback.preprocessors = [PendingManualGrades, GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [PendingManualGrades, GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor,
+                                    FeedbackLayout]
 c.PendingManualGrades.allow_pending = False

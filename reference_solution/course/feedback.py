@@ -24,6 +24,7 @@ one flag, and its students see the banner.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 from nbconvert.exporters.exporter import ResourcesDict
@@ -33,7 +34,8 @@ from nbformat.v4 import new_markdown_cell
 from nbgrader.api import Gradebook
 from traitlets import Bool
 
-__all__ = ["PendingManualGrades", "PendingManualGradesError", "PendingGrade", "pending_grades", "banner", "ALLOW_FLAG"]
+__all__ = ["PendingManualGrades", "PendingManualGradesError", "PendingGrade", "pending_grades", "banner", "ALLOW_FLAG",
+           "FeedbackLayout", "WRAP_CSS"]
 
 ALLOW_FLAG = "--PendingManualGrades.allow_pending=True"
 
@@ -107,4 +109,49 @@ class PendingManualGrades(Preprocessor):
         self.log.warning("Provisional feedback (banner at the top) for %s", what)
         # first cell: the feedback template shows the notebook's total just above it
         nb.cells.insert(0, new_markdown_cell(banner(pending), metadata={"pending_manual_grades": True}))
+        return nb, resources
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# Messages of failed checks (and every other text output) wrap at the box edge instead of being
+# cut there: the figures that say what was wrong sit at the end of long lines.
+WRAP_CSS = """/* reference_solution.course.feedback.FeedbackLayout */
+div.output_area pre, div.output_subarea pre, .jp-OutputArea-output pre {
+  white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-word;
+}"""
+
+
+class FeedbackLayout(Preprocessor):
+    """Feedback a student can read whole: text outputs wrap, an explorer shows its picture, every
+    figure has alternative text.
+
+    - ``WRAP_CSS`` goes into the page's inlined styles (after ``CSSHTMLHeaderPreprocessor``, which
+      makes that list);
+    - an output holding a widget view and a PNG (the course's explorers: see
+      ``coursekit.views``) keeps only the PNG: without the widget's state nbconvert draws an
+      empty "Out[n]:" for the view;
+    - a PNG becomes an ``<img>`` with an ``alt`` naming the figure and its cell (nbconvert writes
+      none, and a screen reader then says nothing).
+    """
+
+    enabled = Bool(True, help="Whether nbgrader runs this step (keep it on)").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        resources.setdefault("inlining", {}).setdefault("css", []).append(WRAP_CSS)
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"code cell {index + 1}"
+            figures = 0
+            for output in cell.get("outputs", []):
+                data = output.get("data", {})
+                if "image/png" not in data:
+                    continue
+                data.pop(WIDGET_VIEW, None)
+                if "text/html" in data:
+                    continue
+                figures += 1
+                png = "".join(str(data["image/png"]).split())
+                alt = html.escape(f"figure {figures} of {name}", quote=True)
+                data["text/html"] = f'<img src="data:image/png;base64,{png}" alt="{alt}">'
         return nb, resources

@@ -96,3 +96,31 @@ def test_banner_counts_answers_points_and_what_they_count_now():
     text = banner([PendingGrade("a", 1.0, 0.0), PendingGrade("b", 2.5, 0.5)])
     assert "2 answers worth 3.5 points ([a](#a), [b](#b)) have not been graded by hand" in text
     assert "they count 0.5 points" in text and "once they are graded" in text
+
+
+def test_feedback_layout_keeps_an_explorers_picture_and_names_every_figure():
+    """Unit case of FeedbackLayout (the page itself is measured in a browser in
+    tests/browser/test_feedback_browser.py): the widget view goes, the PNG stays as an ``<img>``
+    with alt text naming the figure and its cell, and the wrap styles join the inlined CSS."""
+    import nbformat
+
+    from reference_solution.course.feedback import WIDGET_VIEW, WRAP_CSS, FeedbackLayout
+
+    cell = nbformat.v4.new_code_cell("explore()", outputs=[nbformat.v4.new_output(
+        "execute_result", execution_count=1, data={WIDGET_VIEW: {"model_id": "m"}, "image/png": "iVBO\nRw0K",
+                                                   "text/plain": "<View>"})])
+    cell.metadata["nbgrader"] = {"grade_id": "explore_anomalies"}
+    plain = nbformat.v4.new_code_cell("plot()", outputs=[nbformat.v4.new_output("display_data", data={
+        "image/png": "AAAA", "text/html": "<b>own html</b>"})])
+    nb, resources = FeedbackLayout().preprocess(nbformat.v4.new_notebook(cells=[cell, plain]),
+                                                {"inlining": {"css": ["nbconvert's"]}})
+    data = nb.cells[0].outputs[0]["data"]
+    assert WIDGET_VIEW not in data and data["image/png"] == "iVBO\nRw0K"
+    assert data["text/html"] == '<img src="data:image/png;base64,iVBORw0K" alt="figure 1 of explore_anomalies">'
+    assert nb.cells[1].outputs[0]["data"]["text/html"] == "<b>own html</b>"  # an output's own HTML wins
+    assert resources["inlining"]["css"] == ["nbconvert's", WRAP_CSS]
+
+
+def test_feedback_pages_carry_the_layout(runs):
+    page = runs["allowed"].feedback["alice"]
+    assert "reference_solution.course.feedback.FeedbackLayout" in page

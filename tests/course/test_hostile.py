@@ -9,12 +9,20 @@ no verdict code or instructor path reaches a notebook or its feedback.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from course_batch import REPO, real_batch, toy_batch
 from hostile_catalogue import CATEGORIES, TRICKS
 
 from reference_solution.course import release as course_module
 from reference_solution.course.autograde import format_report
+from reference_solution.course.sandbox import availability
+
+# Without the jail a trick that reads the course's files succeeds: that is what the jail is for
+# (nbgrader's log says so loudly), not a failure of the code under test.
+_JAIL, _WHY = availability()
+pytestmark = pytest.mark.skipif(not _JAIL, reason=f"the tricks are graded in bubblewrap's jail; none here: {_WHY}")
 
 # the trusted side's verdict code (codec, protocol and probes are sent into kernels: public)
 GRADING_SOURCES = [p for p in sorted((REPO / "reference_solution" / "grading").glob("*.py"))
@@ -95,6 +103,12 @@ def feedback_problems(batch, registry_docs: dict[str, str]) -> list[str]:
         for marker in ("BEGIN HIDDEN TESTS", "from reference_solution", 'check("'):
             if marker in text:
                 problems.append(f"{who}'s feedback shows hidden test code ({marker!r})")
+        # nbgrader_config.py's FeedbackLayout: messages wrap, every figure has its own alt text
+        if "reference_solution.course.feedback.FeedbackLayout" not in text:
+            problems.append(f"{who}'s feedback lacks FeedbackLayout's styles (long messages are cut)")
+        unnamed = [tag[:80] for tag in re.findall(r"<img\b[^>]*>", text) if 'alt="figure ' not in tag]
+        if unnamed:
+            problems.append(f"{who}'s feedback has {len(unnamed)} figure(s) without alt text: {unnamed[:2]}")
     for name in registry_docs:
         if f"Hidden check failed: {name}" not in blank:
             problems.append(f"blank feedback does not name the failed check {name}")

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader.api import Gradebook
 
 from reference_solution.course.submissions import fill_release_with_solutions
 
@@ -136,6 +137,15 @@ def test_formgrader_answers_in_the_course_directory(course):
             except OSError:
                 time.sleep(1)
         assert "Manage Assignments" in page or "formgrader" in page.lower(), page[:2000]
+        # The README says the submission view loads MathJax from a CDN (offline: LaTeX source);
+        # should nbgrader ship it locally one day, this fails and the README must say so.
+        with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+            notebook_id = gradebook.find_assignment(ASSIGNMENT).submissions[0].notebooks[0].id
+        url = f"http://127.0.0.1:{port}/formgrader/submissions/{notebook_id}/?token={token}"
+        with urllib.request.urlopen(url, timeout=30) as r:
+            view = r.read().decode()
+        assert "implicit" in view.lower(), view[:2000]  # the submission's own text
+        assert "cdnjs.cloudflare.com/ajax/libs/mathjax/2" in view, view[:3000]
     finally:
         server.terminate()
         server.wait(timeout=30)
