@@ -7,12 +7,20 @@ hidden checks compute their verdicts in nbgrader's own process from plain data. 
 model in docs/SECURITY.md.
 """
 
+import os
 import sys
 from pathlib import Path
 
 c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
 
 HERE = Path(__file__).resolve().parent
+
+# nbgrader runs `alembic` (its gradebook's migrations) from PATH. Started as a venv's python by
+# its path, the venv not activated (`.venv/bin/python -m nbgrader ...`), that finds no alembic
+# or another install's: put this interpreter's own scripts first.
+_SCRIPTS = str(Path(sys.executable).parent)
+if os.environ.get("PATH", "").split(os.pathsep)[0] != _SCRIPTS:
+    os.environ["PATH"] = os.pathsep.join([_SCRIPTS, *[p for p in os.environ.get("PATH", "").split(os.pathsep) if p]])
 
 c.CourseDirectory.course_id = "generative-models"
 c.CourseDirectory.root = str(HERE)

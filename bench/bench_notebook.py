@@ -13,7 +13,8 @@ reads the notebook's own variables), what the run teaches from:
     python bench/bench_notebook.py --seeds 0 1 2 3 4 --jobs 2
 
 Results: ``runs/bench_notebook/seed<k>.json`` and the executed notebooks beside them; the
-summary table is printed (Markdown) and written to ``docs/results/notebook_runs.json``.
+summary table is printed (Markdown) and the seeds' results are merged into
+``docs/results/notebook_runs.json`` (a seed run again replaces its entry; the others stay).
 """
 
 from __future__ import annotations
@@ -125,8 +126,12 @@ def main() -> None:
             results = list(pool.map(lambda s: run_seed(s, a.timeout), a.seeds))
     table = summary(results)
     print(table)
-    (REPO / "docs" / "results").mkdir(parents=True, exist_ok=True)
-    (REPO / "docs" / "results" / "notebook_runs.json").write_text(json.dumps(results, indent=1))
+    # The README's table lists every seed: a run of some seeds replaces theirs and keeps the others.
+    stored = REPO / "docs" / "results" / "notebook_runs.json"
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    kept = {r["seed"]: r for r in (json.loads(stored.read_text()) if stored.is_file() else [])}
+    kept.update({r["seed"]: r for r in results})
+    stored.write_text(json.dumps([kept[s] for s in sorted(kept)], indent=1))
 
 
 if __name__ == "__main__":
