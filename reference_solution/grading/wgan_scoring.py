@@ -32,11 +32,15 @@ def _seed(rng) -> int:
 
 
 def _classifier(rng, inside: np.ndarray) -> dict:
-    """Secret initial weights of the linear classifier: non-zero everywhere (so an unmasked input
-    moves the weights outside the mask) and wrong to start with (an untrained classifier scores
-    anomalous latents lower than typical ones)."""
+    """Secret initial weights of the linear classifier: random inside the mask and wrong to start
+    with (an untrained classifier scores anomalous latents lower than typical ones), zero outside
+    it. An unmasked input still moves the weights outside (their gradient is not zero there), while
+    weight decay, which pulls every weight towards 0, leaves zeros unchanged: a right answer with
+    Adam's weight_decay or AdamW keeps them (with random weights there it lost the mask check)."""
     w = rng.normal(0, 0.005, 2 * inside.size)
-    w[np.tile(inside.reshape(-1) > 0, 2)] -= 0.003  # a few Adam steps of lr 1e-3 turn it around
+    inner = np.tile(inside.reshape(-1) > 0, 2)
+    w[inner] -= 0.003  # a few Adam steps of lr 1e-3 turn it around
+    w[~inner] = 0.0
     return {"w": w.astype(np.float32), "b": np.array(0.0, np.float32)}
 
 

@@ -154,4 +154,10 @@ VALID = [
            "c = torch.rand(nsamples, 1, dtype=torch.float64).numpy()", ()),
     Mutant("generator step counted per epoch like the seed", TRAIN, "if critic_steps % n_critic == 0:",
            "if idx % n_critic == 0:", ()),
+    # A classifier regularised with weight decay: it used to lose the mask check (decay moved the
+    # secret weights outside the mask), a right answer marked wrong.
+    Mutant("classifier with Adam weight decay", TCLF, "optimizer = torch.optim.Adam(model_clf.parameters(), lr=lr)",
+           "optimizer = torch.optim.Adam(model_clf.parameters(), lr=lr, weight_decay=1e-4)", ()),
+    Mutant("classifier with AdamW", TCLF, "optimizer = torch.optim.Adam(model_clf.parameters(), lr=lr)",
+           "optimizer = torch.optim.AdamW(model_clf.parameters(), lr=lr, weight_decay=1e-2)", ()),
 ]
