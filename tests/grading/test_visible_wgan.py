@@ -9,10 +9,6 @@ to the course batches.
 
 from __future__ import annotations
 
-import contextlib
-import io
-
-import nbformat
 import numpy as np
 import pytest
 import torch
@@ -25,8 +21,9 @@ from mutants_wgan import (
     REJ,
     VALID,
 )
+from visible_parts import judge, run_visible, visible_sources
 
-from reference_solution.course.notebook_namespace import REPO, build_namespace, solution_cells
+from reference_solution.course.notebook_namespace import build_namespace, solution_cells
 from reference_solution.course.submissions import apply_mutation
 
 ASSIGNMENT = "wgan_anomalies"
@@ -45,27 +42,10 @@ RADII_TESTS = (CHI, REJ)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def visible_sources() -> tuple[dict[str, str], list[str]]:
-    """``{grade_id: visible part}`` of the source notebook's code cells, and its test cells in order."""
-    nb = nbformat.read(REPO / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
-    graded = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade_id")]
-    cells = {c.metadata["nbgrader"]["grade_id"]: c.source.split("### BEGIN HIDDEN TESTS")[0] for c in graded}
-    tests = [c.metadata["nbgrader"]["grade_id"] for c in graded if c.metadata["nbgrader"].get("grade")]
-    return cells, [t for t in tests if t not in (CPU_CONV, FULL)]
-
-
-def _run(source: str, name: str, ns: dict) -> str | None:
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(source, f"<visible {name}>", "exec"), ns)  # noqa: S102 - the course's own cells
-    except Exception as exc:  # noqa: BLE001 - any error is a failed cell to the student
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
 def visible_failures(mutant) -> dict[str, str]:
     """``{grade_id: message}`` of the visible tests that fail on ``mutant`` (None: the reference)."""
-    cells, tests = visible_sources()
+    cells, tests = visible_sources(ASSIGNMENT)
+    tests = [t for t in tests if t not in (CPU_CONV, FULL)]
     replacements = {}
     if mutant is not None:
         source = solution_cells(ASSIGNMENT)[mutant.cell_grade_id]
@@ -75,28 +55,20 @@ def visible_failures(mutant) -> dict[str, str]:
     ns = build_namespace(ASSIGNMENT, replacements)  # its scoring cell leaves the grading data in files
     ns.update(SIZE=32, mask=torch.from_numpy(np.load(ns["files"].mask)).float())
     exec(cells["visible_test_helpers"], ns)  # noqa: S102
-    failed = {g: m for g in tests if (m := _run(cells[g], g, ns))}
+    failed = {g: m for g in tests if (m := run_visible(cells[g], g, ns))}
     radii = replacements.get("latent_radii_code", solution_cells(ASSIGNMENT)["latent_radii_code"])
     small = dict(ns, latent_dim=8)  # the CPU run's latent size
     exec(radii, small)  # noqa: S102
     for g in RADII_TESTS:
-        if g not in failed and (m := _run(cells[g], g, small)):
+        if g not in failed and (m := run_visible(cells[g], g, small)):
             failed[g] = f"(latent_dim = 8) {m}"
     return failed
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name.replace(" ", "_"))
 def test_visible_tests_catch_the_bug_and_blame_its_exercise(mutant):
-    failed = visible_failures(mutant)
-    own = set(mutant.expected_failing) - {CPU_CONV, FULL}
-    allowed = set(mutant.expected_failing) | set(mutant.may_fail)
-    if mutant.name not in UNSEEN:
-        caught = own & set(failed)
-        assert caught, f"{mutant.name}: every visible test of {sorted(own)} passes"
-        said = any(len(failed[g]) > len("AssertionError: ") + 20 for g in caught)
-        assert said, f"{mutant.name}: the messages say too little: {failed}"
-    blamed = {g for g in set(failed) - allowed if DEPENDS_ON.get(g, "\0") not in failed[g]}
-    assert not blamed, f"{mutant.name}: visible tests blame {sorted(blamed)}: {failed}"
+    ran = set(visible_sources(ASSIGNMENT)[1]) - {CPU_CONV, FULL}
+    judge(mutant, visible_failures(mutant), ran, UNSEEN, DEPENDS_ON)
 
 
 def test_unseen_mutants_are_in_the_catalogue():
