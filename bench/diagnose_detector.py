@@ -41,7 +41,8 @@ from reference_solution.coursekit import plotting  # noqa: E402
 from reference_solution.coursekit.course_files import find_course_files  # noqa: E402
 from reference_solution.coursekit.warmings import read_events  # noqa: E402
 from reference_solution.metrics import sliced_wasserstein  # noqa: E402
-from reference_solution.wgan_anomalies.latent import balanced_latents, chi_quantile  # noqa: E402
+from reference_solution.wgan_anomalies.classifier import scheme_latents  # noqa: E402
+from reference_solution.wgan_anomalies.latent import chi_quantile  # noqa: E402
 from reference_solution.wgan_anomalies.state_features import FEATURES, state_features  # noqa: E402
 from reference_solution.wgan_anomalies.training import load_checkpoint  # noqa: E402
 from reference_solution.wgan_anomalies.wgan import Generator  # noqa: E402
@@ -76,7 +77,7 @@ def main() -> None:
     held = x[np.asarray(val.indices)]
     half = x[np.asarray(train.indices)][:len(held)]
     floor = sliced_wasserstein(half, held)
-    ckpts = sorted((a.run / "checkpoints" / "wgan").glob("wgan_epoch_*.pt"))
+    ckpts = [p for p in (a.run / "checkpoints" / "wgan" / n for n in ("best.pt", "last.pt")) if p.is_file()]
     out: dict = {"run": str(a.run), "seed": seed, "swd_floor_real_vs_heldout": floor, "epochs": []}
     real_feats = state_features(x, mask)
     for path in ckpts:
@@ -119,7 +120,8 @@ def main() -> None:
     q = chi_quantile(0.98, n)
     effects = {}
     for scheme in ("gaussian", "ball"):
-        z, y = balanced_latents(n, 2000, scheme=scheme, generator=torch.Generator().manual_seed(2))
+        z = torch.as_tensor(scheme_latents(n, 2000, scheme=scheme, seed=2), dtype=torch.float32)
+        y = (z.norm(dim=1) > q).float()
         f = state_features(gen(z) * mask, mask)
         effects[f"generated |z|>q vs <=q ({scheme})"] = {k: cohen_d(f[k][y.numpy() > 0], f[k][y.numpy() == 0])
                                                        for k in FEATURES if k != "easterly"}

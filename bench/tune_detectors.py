@@ -5,7 +5,7 @@ same days: sample quality (sliced Wasserstein distance to held-out days, share o
 states), the seed's classifier (both latent schemes), the critic's score, f-AnoGAN and latent
 inversion with several settings. Prints one JSON object and writes it to ``--out``/tune.json.
 
-    nice -n 19 python bench/tune_detectors.py --seed 100 --width 8 --epochs 60 --out runs/tune/a
+    nice -n 19 python bench/tune_detectors.py --seed 100 --epochs 60 --out runs/tune/a
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=100)
     ap.add_argument("--size", type=int, default=32)
     ap.add_argument("--winters", type=int, default=30)
-    ap.add_argument("--width", type=int, default=8)
+    ap.add_argument("--width", type=int, default=8, help="f-AnoGAN encoder width")
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--n-critic", type=int, default=5)
     ap.add_argument("--batch", type=int, default=32)
@@ -76,8 +76,8 @@ def main() -> None:
                      latent_dim=a.latent_dim,
                      val_fraction=0.0)
     torch.manual_seed(a.seed)
-    G = Generator(a.latent_dim, a.size, a.width)
-    D = Discriminator(a.size, a.width)
+    G = Generator(a.latent_dim, a.size)  # the notebook's nets
+    D = Discriminator(a.size)
     t = time.perf_counter()
     hist = train_wgan(G, D, TensorDataset(X[train_idx]), cfg, mask=mask,
                       val_dataset=TensorDataset(X[val_idx]), checkpoint_dir=a.out / "wgan",
@@ -98,7 +98,7 @@ def main() -> None:
     # The seed's classifier, both schemes.
     for scheme in ("gaussian", "ball"):
         t = time.perf_counter()
-        clf = Classifier(a.size, a.width)
+        clf = Classifier(a.size)
         h = train_classifier(G, clf, ClassifierConfig(epochs=a.clf_epochs, batches_per_epoch=a.clf_batches,
                                                       batch_size=64,
                                                       scheme=scheme, seed=a.seed), mask=mask,

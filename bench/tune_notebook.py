@@ -37,7 +37,6 @@ def main() -> None:
     ap.add_argument("--winters", type=int, default=20)
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--latent", type=int, default=128)
-    ap.add_argument("--width", type=int, default=8)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--n-critic", type=int, default=5)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -49,10 +48,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-seed", type=int, default=None, help="default: --seed")
-    ap.add_argument("--clf-width", type=int, default=8)
     ap.add_argument("--clf-grid", default="", help="extra Gaussian classifiers: epochs:batches:decay,...")
     ap.add_argument("--clf-decay", type=float, default=0.9, help="ExponentialLR gamma of the default classifiers")
-    ap.add_argument("--clf-wd", type=float, default=1e-4, help="Adam weight decay of every classifier")
     ap.add_argument("--clf-repeats", type=int, default=0,
                     help="extra Gaussian classifiers with other seeds on the same generator (classifier variance)")
     ap.add_argument("--clf-pool", type=int, default=1,
@@ -73,8 +70,8 @@ def main() -> None:
     t_data = time.time() - t0
 
     torch.manual_seed(a.seed)
-    gen = Generator(n_inputs=a.latent, size=a.size, width=a.width)
-    dsc = Discriminator(size=a.size, width=a.width)
+    gen = Generator(n_inputs=a.latent, size=a.size)  # the notebook's nets (wgan.py subclasses them)
+    dsc = Discriminator(size=a.size)
     average = WeightAverage(gen, decay=a.ema)  # updated once per generator step
     ema = average.model
     opt_g = torch.optim.Adam(gen.parameters(), lr=a.lr, betas=(a.beta1, 0.9))
@@ -117,11 +114,11 @@ def main() -> None:
     for scheme, epochs, batches, decay, clf_seed in runs:
         t2 = time.time()
         torch.manual_seed(clf_seed)
-        clf = Classifier(size=a.size // a.clf_pool, width=a.clf_width)
+        clf = Classifier(size=a.size // a.clf_pool)
         if a.clf_pool > 1:
             clf = torch.nn.Sequential(torch.nn.AvgPool2d(a.clf_pool), clf)
         config = ClassifierConfig(epochs=epochs, batches_per_epoch=batches, lr_decay=decay, scheme=scheme,
-                                  seed=clf_seed, weight_decay=a.clf_wd)
+                                  seed=clf_seed)
         hist = train_classifier(ema, clf, config, mask=mask, progress=False)
         clf.eval()
         with torch.no_grad():
@@ -131,7 +128,7 @@ def main() -> None:
         if clf_seed != a.seed:
             key = f"{scheme}_seed{clf_seed}"
         res[key] = dict(auc=round(roc_auc(truth, p), 3), ap=round(average_precision(truth, p), 3),
-                           val=round(hist.val_loss[-1], 3), acc=round(hist.val_accuracy[-1], 3),
+                           val=round(hist.val_loss[-1], 3),
                            t=round(time.time() - t2))
     OUT.mkdir(parents=True, exist_ok=True)
     line = json.dumps(res)

@@ -28,9 +28,9 @@ MODULES = {
     "wgan_anomalies": (
         "reference_solution/wgan_anomalies/exercises.py",
         "Assignment 1's reference solutions, as the student writes them in the notebook (one "
-        "implementation:\nthe notebook's solution cells, markers removed). The package's engine "
-        "(``wgan.py``, ``training.py``,\n``classifier.py``) serves the main job with checkpoints, "
-        "AMP and resume; this module is what the\nnotebook teaches and the grader checks.",
+        "implementation:\nthe notebook's solution cells, markers removed). The main job's engine "
+        "(``wgan.py``, ``training.py``,\n``classifier.py``) builds on these classes and functions and "
+        "adds input checks, configs,\nseeded randomness, resume and AMP around them.",
         ("import os\n"
          "from typing import Any\n\n"
          "import numpy as np\n"

@@ -90,7 +90,7 @@ def _load_or_train(path: Path, model: torch.nn.Module, train, history_type):
 
 def run_gan_detectors(gen: torch.nn.Module, critic: torch.nn.Module, ds, mask: torch.Tensor,
                       classifier: ClassifierConfig, config: DetectorConfig = DetectorConfig(),
-                      width: int = 8, checkpoint_dir: str | Path | None = None, seed: int = 0,
+                      checkpoint_dir: str | Path | None = None, seed: int = 0,
                       progress: bool = False) -> DetectorRun:
     """Scores of every GAN detector on every day of ``ds`` (in order); models trained here are
     saved to (and on a rerun loaded from) ``checkpoint_dir``."""
@@ -108,7 +108,7 @@ def run_gan_detectors(gen: torch.nn.Module, critic: torch.nn.Module, ds, mask: t
     # The seed's classifier, one per latent scheme.
     for scheme in config.schemes:
         t = time.perf_counter()
-        clf = Classifier(size=size, width=width).to(device)
+        clf = Classifier(size=size).to(device)
         cfg = replace(classifier, scheme=scheme, seed=seed)
         train = lambda: train_classifier(gen, clf, cfg, mask=mask, progress=progress)  # noqa: E731, B023 (called in this iteration)
         run.histories[f"classifier_{scheme}"] = (

@@ -2,9 +2,9 @@
 # from the cells ds_code, networks_code, gradient_penalty_code, train_model_code, samplers_code, classifier_code, train_classifier_code.
 # Edit the notebook, never this file: tests/course/test_solution_module.py fails when the two differ.
 """Assignment 1's reference solutions, as the student writes them in the notebook (one implementation:
-the notebook's solution cells, markers removed). The package's engine (``wgan.py``, ``training.py``,
-``classifier.py``) serves the main job with checkpoints, AMP and resume; this module is what the
-notebook teaches and the grader checks."""
+the notebook's solution cells, markers removed). The main job's engine (``wgan.py``, ``training.py``,
+``classifier.py``) builds on these classes and functions and adds input checks, configs,
+seeded randomness, resume and AMP around them."""
 
 import os
 from typing import Any

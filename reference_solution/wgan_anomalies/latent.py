@@ -1,8 +1,10 @@
-"""Samplers of the latent space: unit sphere, ball, inner/outer split and balanced batches.
+"""The latent space's laws: the chi quantile, the outer radius, and tests of a sampler's output.
 
 The generator was trained on ``z ~ N(0, I_n)``; ``|z|`` follows the chi law with ``n`` degrees of
 freedom. "Normal" latents lie inside the ball of radius ``q = chi_quantile(0.98, n)``, "anomalous"
-ones outside. Two ways to draw a balanced batch (``balanced_latents``):
+ones outside. The samplers themselves are the notebook's solutions (``exercises``:
+``SamplingUnitSphereUniform``, ``SamplingBallUniform``, ``SampleInnerAndOuterExamples`` and the two
+balancing schemes inside ``train_classifier``; ``classifier.scheme_latents`` records the latter):
 
 - ``"ball"``: uniform in the ball of radius ``q * 2**(1/n)``; the volume ratio makes inner and
   outer equally likely. (The seed's text once writes ``R_outer = 2**(1/n)``; it is ``q * 2**(1/n)``.)
@@ -15,8 +17,8 @@ have norms ~ 12.7 while the generator saw chi norms (mean ~ 11.29, sd ~ 0.71). T
 therefore show the classifier very different inputs, and "ball" inner samples are rare under the
 generator's own training law.
 
-Radii are computed in float64: ``U**(1/n)`` at n = 128 squeezes [0, 1] into about [0.9, 1],
-where float16/bfloat16 rounding would push points outside the ball or onto a few radii.
+``norm_law_pvalue`` and ``direction_uniformity_pvalue`` are what the grader's statistics judge a
+student's sampler by (``grading/statistics.py``).
 """
 
 from __future__ import annotations
@@ -27,17 +29,13 @@ import numpy as np
 import torch
 from scipy import stats
 
-__all__ = [
-    "chi_quantile", "outer_radius", "REJECT_INNER_PROBABILITY",
-    "sample_unit_sphere", "sample_ball", "split_by_norm", "sample_inner_and_outer",
-    "balanced_latents", "norm_law_pvalue", "direction_uniformity_pvalue",
-]
+__all__ = ["chi_quantile", "outer_radius", "REJECT_INNER_PROBABILITY", "norm_law_pvalue",
+           "direction_uniformity_pvalue"]
 
 # P(|z| <= q_0.98) = 0.98; keeping inner samples with probability 0.02 / 0.98 = 1/49 leaves
 # inner mass 0.02 = outer mass.
 REJECT_INNER_PROBABILITY = 48 / 49
 
-_CHUNK_ELEMENTS = 1 << 22  # numbers per bulk Gaussian draw in the rejection sampler (16 MB)
 
 
 def _check_dims(n_dims: int, n_samples: int) -> None:
@@ -53,12 +51,6 @@ def _check_radius(radius: float, name: str = "radius") -> float:
         raise ValueError(f"{name} must be finite and >= 0, found {radius}")
     return radius
 
-
-def _draw_device(generator: torch.Generator | None, device) -> torch.device:
-    # A generator draws on its own device; results are moved to ``device`` afterwards.
-    if generator is not None:
-        return generator.device
-    return torch.device(device) if device is not None else torch.device("cpu")
 
 
 def chi_quantile(p: float, n_dims: int) -> float:
@@ -78,104 +70,11 @@ def outer_radius(radius_inner: float, n_dims: int) -> float:
     return _check_radius(radius_inner, "radius_inner") * 2.0 ** (1.0 / n_dims)
 
 
-def sample_unit_sphere(n_dims: int, n_samples: int, generator: torch.Generator | None = None,
-                       device=None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """``(N, n)`` points uniform on the unit sphere: Gaussian vectors divided by their norms."""
-    _check_dims(n_dims, n_samples)
-    d = torch.randn(n_samples, n_dims, generator=generator, dtype=torch.float64,
-                    device=_draw_device(generator, device))
-    norm = d.norm(dim=1, keepdim=True)
-    while (norm == 0).any():  # probability ~0, but a zero vector has no direction
-        zero = (norm == 0).squeeze(1)
-        d[zero] = torch.randn(int(zero.sum()), n_dims, generator=generator, dtype=torch.float64,
-                              device=d.device)
-        norm = d.norm(dim=1, keepdim=True)
-    return (d / norm).to(device=device or d.device, dtype=dtype)  # (N, n)
 
 
-def sample_ball(n_dims: int, radius: float, n_samples: int,
-                generator: torch.Generator | None = None, device=None,
-                dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """``(N, n)`` points uniform in the ball of ``radius``: direction x radius x ``U**(1/n)``.
-
-    ``P(|b| <= r) = (r / R)**n``: at n = 128 the median norm is ``0.995 R``.
-    """
-    radius = _check_radius(radius)
-    s = sample_unit_sphere(n_dims, n_samples, generator, dtype=torch.float64)  # (N, n)
-    u = torch.rand(n_samples, 1, generator=generator, dtype=torch.float64, device=s.device)
-    b = s * (radius * u ** (1.0 / n_dims))  # float64 radii, see the module docstring
-    return b.to(device=device or b.device, dtype=dtype)
 
 
-def split_by_norm(z: torch.Tensor, radius_inner: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(inner, outer)``: rows of ``z`` with ``|z| <= radius_inner`` and the rest."""
-    if z.ndim != 2:
-        raise ValueError(f"expected z of shape (N, n), found {tuple(z.shape)}")
-    inner = z.double().norm(dim=1) <= radius_inner
-    return z[inner], z[~inner]
 
-
-def sample_inner_and_outer(n_dims: int, radius_inner: float, radius_outer: float, n_samples: int,
-                           generator: torch.Generator | None = None, device=None,
-                           dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n_samples`` uniform in the ball of ``radius_outer``, split at ``radius_inner``.
-
-    With ``radius_outer = outer_radius(radius_inner, n)`` both parts are 50/50 in expectation.
-    """
-    radius_inner = _check_radius(radius_inner, "radius_inner")
-    if radius_inner > _check_radius(radius_outer, "radius_outer"):
-        raise ValueError(f"radius_inner ({radius_inner}) must not exceed radius_outer ({radius_outer})")
-    b = sample_ball(n_dims, radius_outer, n_samples, generator, device, dtype)
-    return split_by_norm(b, radius_inner)
-
-
-def balanced_latents(n_dims: int, batch_size: int, scheme: str = "ball", quantile: float = 0.98,
-                     generator: torch.Generator | None = None,
-                     device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """A batch of latents and labels, normal (0) and anomalous (1) equally likely.
-
-    Returns ``z`` ``(B, n)`` float32 and ``labels`` ``(B,)`` float32: 1 where ``|z|`` (of the
-    float32 ``z``, measured in float64) exceeds ``chi_quantile(quantile, n)``.
-
-    - ``"ball"``: uniform in the ball of radius ``q * 2**(1/n)``.
-    - ``"gaussian"``: ``z ~ N(0, I)``; inner samples kept with probability ``(1 - p) / p``
-      (1/49 at p = 0.98, i.e. rejected with ``REJECT_INNER_PROBABILITY``), outer ones kept.
-      Drawn in bulk and topped up until ``batch_size`` are kept.
-    """
-    _check_dims(n_dims, batch_size)
-    q = chi_quantile(quantile, n_dims)
-    if scheme == "ball":
-        z = sample_ball(n_dims, outer_radius(q, n_dims), batch_size, generator)
-    elif scheme == "gaussian":
-        z = _gaussian_balanced(n_dims, batch_size, q, quantile, generator)
-    else:
-        raise ValueError(f"scheme must be 'ball' or 'gaussian', found {scheme!r}")
-    z = z.to(torch.float32)
-    labels = (z.double().norm(dim=1) > q).to(torch.float32)
-    target = device if device is not None else z.device
-    return z.to(target), labels.to(target)  # (B, n), (B,)
-
-
-def _gaussian_balanced(n_dims: int, batch_size: int, q: float, p: float,
-                       generator: torch.Generator | None) -> torch.Tensor:
-    keep_inner = min(1.0, (1 - p) / p)  # 1/49 at p = 0.98
-    keep_outer = min(1.0, p / (1 - p))  # 1 unless p < 0.5
-    accept_rate = p * keep_inner + (1 - p) * keep_outer
-    dev = _draw_device(generator, None)
-    kept, n_kept = [], 0
-    while n_kept < batch_size:
-        need = batch_size - n_kept
-        rows = min(max(1, _CHUNK_ELEMENTS // n_dims), int(need / accept_rate * 1.2) + 64)
-        z = torch.randn(rows, n_dims, generator=generator, device=dev)
-        outer = torch.linalg.vector_norm(z, dim=1, dtype=torch.float64) > q
-        u = torch.rand(rows, generator=generator, dtype=torch.float64, device=dev)
-        keep = torch.where(outer, u < keep_outer, u < keep_inner)
-        kept.append(z[keep][:need])
-        n_kept += kept[-1].shape[0]
-    return torch.cat(kept)  # (B, n), i.i.d. in draw order
-
-
-# ---- statistical tests for grading code ------------------------------------------------------
 
 def _as_rows(z) -> np.ndarray:
     if isinstance(z, torch.Tensor):

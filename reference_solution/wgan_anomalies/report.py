@@ -25,7 +25,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from ..coursekit import plotting  # noqa: E402
-from .latent import balanced_latents, chi_quantile  # noqa: E402
+from .classifier import scheme_latents  # noqa: E402
+from .latent import chi_quantile  # noqa: E402
 
 
 def _save(fig, path: Path) -> None:
@@ -94,8 +95,8 @@ def write_report(folder: Path, *, ds, gen, history, clf_histories, scores: dict,
          "classifier_losses.png")
 
     q = chi_quantile(0.98, latent_dim)
-    norms = {f"{s} scheme": balanced_latents(latent_dim, 4000, scheme=s, generator=g)[0].norm(dim=1)
-             .numpy() for s in ("ball", "gaussian")}
+    norms = {f"{s} scheme": np.linalg.norm(scheme_latents(latent_dim, 4000, scheme=s), axis=1)
+             for s in ("ball", "gaussian")}
     norms["generator's N(0, I)"] = torch.randn(4000, latent_dim, generator=g).norm(dim=1).numpy()
     save(plotting.norm_histograms(norms, latent_dim, q), "latent_norms.png")
 

@@ -2,11 +2,14 @@
 
 ``n_critic`` critic steps per generator step, counted globally over the run (so the ratio is
 exact even when an epoch's batch count is not a multiple of ``n_critic``); Adam for both nets
-with ``betas = (0, 0.9)`` as in the paper; an ``ExponentialLR`` schedule per epoch; the mask
+with ``betas = (0.5, 0.9)`` as in the notebook; an ``ExponentialLR`` schedule per epoch; the mask
 applied to real and generated samples; a validation Wasserstein estimate
-``mean D(real) - mean D(fake)`` (no penalty) after every epoch; a checkpoint after every epoch,
-written atomically, from which ``resume=True`` continues exactly (same weights as an
-uninterrupted run on CPU, since every random draw comes from a saved, seeded generator).
+``mean D(real) - mean D(fake)`` (no penalty) after every epoch. After every epoch, as in the
+notebook's ``train_model``, ``last.pt`` holds the run and ``best.pt`` the epoch of lowest validation
+estimate, both written atomically; ``resume=True`` continues from ``last.pt`` exactly (same weights
+as an uninterrupted run on CPU, since every random draw comes from a saved, seeded generator).
+The nets and the gradient penalty are the notebook's (``wgan.py``); this loop adds the resume,
+the seeded randomness and, on CUDA, mixed precision.
 
 On CUDA the forward passes run under bf16 autocast (``config.amp``; bf16 needs no loss
 scaling) with ``channels_last`` tensors; the gradient penalty's norm is taken in float32.
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,7 +38,7 @@ from .wgan import Generator, apply_mask, critic_loss, generator_loss
 __all__ = ["WGANConfig", "TrainingHistory", "train_wgan", "save_checkpoint", "load_checkpoint",
            "latest_checkpoint", "load_generator"]
 
-CHECKPOINT_PATTERN = re.compile(r"wgan_epoch_(\d+)\.pt")
+LAST, BEST = "last.pt", "best.pt"  # the notebook's checkpoint names
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class WGANConfig:
     lambda_gp: float = 10.0  # weight of the gradient penalty
     lr_generator: float = 1e-4  # Adam learning rate of the generator
     lr_critic: float = 1e-4  # Adam learning rate of the critic
-    betas: tuple[float, float] = (0.0, 0.9)  # Adam (beta1, beta2); beta1 = 0 as in WGAN-GP
+    betas: tuple[float, float] = (0.5, 0.9)  # Adam (beta1, beta2), the notebook's (the paper's Algorithm 1: beta1 0)
     batch_size: int = 32  # samples per critic step (real and fake alike)
     epochs: int = 10  # total epochs; a resumed run continues up to this number
     lr_decay: float = 1.0  # ExponentialLR gamma, stepped once per epoch (1.0 = constant LR)
@@ -117,11 +120,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 
 
 def latest_checkpoint(checkpoint_dir: str | os.PathLike) -> Path | None:
-    """The ``wgan_epoch_<k>.pt`` with the largest ``k`` in ``checkpoint_dir``, or None."""
-    folder = Path(checkpoint_dir)
-    found = [(int(m.group(1)), p) for p in folder.glob("wgan_epoch_*.pt")
-             if (m := CHECKPOINT_PATTERN.fullmatch(p.name))] if folder.is_dir() else []
-    return max(found)[1] if found else None
+    """``checkpoint_dir/last.pt``, the checkpoint of the latest epoch, or None if there is none."""
+    path = Path(checkpoint_dir) / LAST
+    return path if path.is_file() else None
 
 
 def load_generator(path: str | os.PathLike, generator: nn.Module | None = None,
@@ -207,11 +208,17 @@ class _Run:
                     opt_critic=self.opt_c, sched_generator=self.sched_g, sched_critic=self.sched_c)
 
     def save(self, checkpoint_dir: str | os.PathLike, history: TrainingHistory) -> None:
-        """What :meth:`resume` needs, plus what :func:`load_generator` rebuilds the net from."""
-        save_checkpoint(Path(checkpoint_dir) / f"wgan_epoch_{history.epochs_done:04d}.pt",
-                        **{key: part.state_dict() for key, part in self.parts().items()},
-                        history=history.to_dict(), rng=_rng_state(self.rng), epoch=history.epochs_done,
-                        config=asdict(self.config), generator_kwargs=getattr(self.generator, "init_kwargs", None))
+        """``last.pt``: what :meth:`resume` needs, plus what :func:`load_generator` rebuilds the net
+        from; the same as ``best.pt`` too when this epoch's validation estimate is the lowest yet."""
+        path = save_checkpoint(Path(checkpoint_dir) / LAST,
+                               **{key: part.state_dict() for key, part in self.parts().items()},
+                               history=history.to_dict(), rng=_rng_state(self.rng), epoch=history.epochs_done,
+                               config=asdict(self.config),
+                               generator_kwargs=getattr(self.generator, "init_kwargs", None))
+        val = [v for v in history.val_wasserstein if v == v]  # without nan (no validation set)
+        if val and history.val_wasserstein[-1] <= min(val):  # the lowest Wasserstein estimate so far
+            shutil.copyfile(path, path.with_name(BEST + ".tmp"))
+            os.replace(path.with_name(BEST + ".tmp"), path.with_name(BEST))
 
     def resume(self, checkpoint_dir: str | os.PathLike) -> TrainingHistory:
         """Load the latest checkpoint, RNGs included; return its history (a fresh one without any)."""
@@ -237,8 +244,8 @@ def train_wgan(generator: nn.Module, critic: nn.Module, train_dataset: Dataset, 
     -> (N, 1)) on ``train_dataset`` (items (2, S, S)) with WGAN-GP; return the history.
 
     ``mask`` (S, S) is applied to real and generated samples. Without ``val_dataset`` a seeded
-    ``config.val_fraction`` of ``train_dataset`` is held out. With ``checkpoint_dir`` a checkpoint
-    ``wgan_epoch_<k>.pt`` is written after epoch k; ``resume=True`` continues from the latest one.
+    ``config.val_fraction`` of ``train_dataset`` is held out. With ``checkpoint_dir``, ``last.pt``
+    and ``best.pt`` are written after every epoch; ``resume=True`` continues from ``last.pt``.
     Without a checkpoint there (or with ``resume=False``) training starts from scratch.
     ``callback(epoch, history)`` runs after each epoch's checkpoint (e.g. for plots or to stop).
     Nothing is written to stdout or stderr when ``progress=False``.

@@ -8,9 +8,11 @@ law as ``E D(x_real) - E D(G(z))`` over 1-Lipschitz functions; the gradient pena
 with ``alpha ~ U(0, 1)`` drawn per sample, softly enforces that constraint. The penalty is taken
 per sample, so the critic must not mix samples: no batch normalisation in the critic.
 
-Both networks are resolution-agnostic: any power-of-two size >= 8 (256 px for the course data,
-32-64 px in tests). Channel widths grow as the resolution shrinks and are capped by
-``max_width`` so that 256 px stays affordable on one GPU.
+The networks and the penalty are the notebook's own solutions (``exercises``, generated from
+the notebook's solution cells): this module adds only what the main job needs around them, input
+checks with clear messages, the constructor arguments a checkpoint rebuilds a net from, and a
+penalty whose ``alpha`` comes from a seeded generator. Both networks are resolution-agnostic: any
+power-of-two size >= 8 (256 px for the course data, 32-64 px in tests).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import math
 
 import torch
 from torch import nn
+
+from . import exercises
 
 __all__ = [
     "Generator",
@@ -39,94 +43,48 @@ def _n_blocks(size: int, who: str) -> int:
     return int(math.log2(size // 4))
 
 
-def _channels(resolution: int, size: int, width: int, max_width: int) -> int:
-    """Channels at a given resolution: ``width`` at full size, doubling per halving, capped."""
-    return min(max_width, width * (size // resolution))
-
-
-class Generator(nn.Module):
-    """``z`` (N, n_inputs) -> images (N, 2, size, size) in [0, 1].
+class Generator(exercises.Generator):
+    """The notebook's generator: ``z`` (N, n_inputs) -> images (N, 2, size, size) in [0, 1].
 
     A linear layer to a 4 x 4 feature map, then ``log2(size / 4)`` blocks of nearest-neighbour
     x2 upsampling + 3x3 convolution + BatchNorm + ReLU, and a 3x3 convolution to 2 channels
     with a sigmoid (the course data are scaled to [0, 1]).
     """
 
-    def __init__(self, n_inputs: int = 128, size: int = 256, width: int = 16, max_width: int = 256):
-        super().__init__()
-        n_blocks = _n_blocks(size, "Generator")
-        if n_inputs < 1 or width < 1 or max_width < 1:
-            raise ValueError(f"Generator: n_inputs, width and max_width must be >= 1, got "
-                             f"{n_inputs}, {width}, {max_width}")
+    def __init__(self, n_inputs: int = 128, size: int = 256):
+        _n_blocks(size, "Generator")
+        if not isinstance(n_inputs, int) or n_inputs < 1:
+            raise ValueError(f"Generator: n_inputs must be an integer >= 1, got {n_inputs!r}")
+        super().__init__(n_inputs=n_inputs, size=size)
         # Kept so that load_generator can rebuild the network from a checkpoint.
-        self.init_kwargs = dict(n_inputs=n_inputs, size=size, width=width, max_width=max_width)
-        self.n_inputs, self.size = n_inputs, size
-        c0 = _channels(4, size, width, max_width)
-        self.project = nn.Linear(n_inputs, c0 * 4 * 4)
-        self.project_norm = nn.Sequential(nn.BatchNorm2d(c0), nn.ReLU(inplace=True))
-        blocks, c_in, resolution = [], c0, 4
-        for _ in range(n_blocks):
-            resolution *= 2
-            c_out = _channels(resolution, size, width, max_width)
-            blocks += [
-                nn.Upsample(scale_factor=2, mode="nearest"),
-                nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),  # BatchNorm supplies the bias
-                nn.BatchNorm2d(c_out),
-                nn.ReLU(inplace=True),
-            ]
-            c_in = c_out
-        self.blocks = nn.Sequential(*blocks)
-        self.to_image = nn.Conv2d(c_in, N_CHANNELS, 3, padding=1)
+        self.init_kwargs = dict(n_inputs=n_inputs, size=size)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.ndim != 2 or z.shape[1] != self.n_inputs:
             raise ValueError(f"Generator expected latent vectors of shape (N, {self.n_inputs}), "
                              f"got {tuple(z.shape)}")
-        h = self.project(z).view(z.shape[0], -1, 4, 4)  # (N, c0, 4, 4)
-        h = self.blocks(self.project_norm(h))  # (N, width, S, S)
-        return torch.sigmoid(self.to_image(h))  # (N, 2, S, S)
+        return super().forward(z)  # (N, 2, S, S)
 
 
-class Discriminator(nn.Module):
-    """The WGAN-GP critic: images (N, 2, size, size) -> scores (N, 1), unbounded.
+class Discriminator(exercises.Discriminator):
+    """The notebook's WGAN-GP critic: images (N, 2, size, size) -> scores (N, 1), unbounded.
 
     ``log2(size / 4)`` strided 4x4 convolutions (each halves the resolution) with LeakyReLU,
     then a linear head on the 4 x 4 map. No batch normalisation: the gradient penalty is per
     sample. No sigmoid: a Wasserstein critic's score is any real number.
     """
 
-    def __init__(self, size: int = 256, width: int = 16, max_width: int = 256):
-        super().__init__()
-        n_blocks = _n_blocks(size, "Discriminator")
-        if width < 1 or max_width < 1:
-            raise ValueError(f"Discriminator: width and max_width must be >= 1, got "
-                             f"{width}, {max_width}")
-        self.init_kwargs = dict(size=size, width=width, max_width=max_width)
-        self.size = size
-        layers, c_in, resolution = [], N_CHANNELS, size
-        for _ in range(n_blocks):
-            resolution //= 2
-            c_out = _channels(resolution, size, width, max_width)
-            layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True)]
-            c_in = c_out
-        self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(c_in * 4 * 4, 1)
+    def __init__(self, size: int = 256):
+        _n_blocks(size, "Discriminator")
+        super().__init__(size=size)
+        self.init_kwargs = dict(size=size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         expected = (N_CHANNELS, self.size, self.size)
         if x.ndim != 4 or tuple(x.shape[1:]) != expected:
             raise ValueError(f"Discriminator expected input of shape (N, {', '.join(map(str, expected))}), "
                              f"got {tuple(x.shape)}")
-        h = self.features(x)  # (N, c, 4, 4)
-        return self.head(h.flatten(1))  # (N, 1)
-
-
-def _uniform_per_sample(like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """alpha ~ U(0, 1), one per sample, shaped (N, 1, ..., 1) to broadcast over ``like``."""
-    shape = (like.shape[0],) + (1,) * (like.ndim - 1)
-    device = generator.device if generator is not None else like.device
-    alpha = torch.rand(shape, generator=generator, device=device, dtype=torch.float32)
-    return alpha.to(like.device, like.dtype)
+        return super().forward(x)  # (N, 1)
 
 
 def gradient_penalty(
@@ -137,22 +95,21 @@ def gradient_penalty(
 ) -> torch.Tensor:
     """Mean over samples of ``(||grad D(xhat)||_2 - 1)^2`` at random interpolates (a 0-d tensor).
 
-    ``real`` and ``fake`` are (N, ...); ``alpha`` is drawn from ``generator`` (the global torch
-    RNG when None). The graph is kept (``create_graph=True``) so that the penalty can be
-    back-propagated into the critic's parameters: that is a double backward.
+    The notebook's ``compute_gradient_penalty``, which draws ``alpha`` from the global torch RNG;
+    with ``generator`` that RNG is seeded from it for the call and then restored, so a run's
+    penalties depend on its own generator only. ``real`` and ``fake`` are (N, ...) float32 or
+    float64 (under bf16 autocast the critic's output is bf16, the gradient is the inputs' dtype).
     """
     if real.shape != fake.shape:
         raise ValueError(f"gradient_penalty: real and fake differ in shape: "
                          f"{tuple(real.shape)} vs {tuple(fake.shape)}")
-    alpha = _uniform_per_sample(real, generator)  # (N, 1, 1, 1)
-    # Detached: the penalty trains the critic only, never the generator.
-    x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
-    d_hat = critic(x_hat)  # (N, 1)
-    (grad,) = torch.autograd.grad(d_hat.sum(), x_hat, create_graph=True)  # (N, ...)
-    # At least float32: under bf16 autocast a sum of 2*256*256 squares would lose the "- 1".
-    grad = grad.reshape(grad.shape[0], -1).to(torch.promote_types(grad.dtype, torch.float32))
-    grad_norm = grad.norm(2, dim=1)  # (N,)
-    return ((grad_norm - 1) ** 2).mean()
+    if generator is None:
+        return exercises.compute_gradient_penalty(critic, real, fake)
+    seed = int(torch.randint(0, 2**62, (), generator=generator, device=generator.device))
+    devices = [real.device] if real.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        return exercises.compute_gradient_penalty(critic, real, fake)
 
 
 def critic_loss(

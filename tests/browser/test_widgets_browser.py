@@ -58,7 +58,7 @@ scores = 0.3 * rng.random(len(ds))
 scores[events["ssw"]] += rng.uniform(0.2, 0.7, events["ssw"].sum())
 explore_anomalies(scores, ds, events, threshold=0.5)""",
     """torch.manual_seed(0)
-explore_latent(Generator(n_inputs=128, size=32, width=8), mask=ds.mask)""",
+explore_latent(Generator(n_inputs=128, size=32), mask=ds.mask)""",
     """moons = torch.from_numpy(make_moons_data(2000)[0])
 matcher = DenoisingScoreMatcher(ScoreNet(hidden_size=64), (2,), sigma=0.2)
 opt = torch.optim.Adam(matcher.parameters(), lr=3e-3)

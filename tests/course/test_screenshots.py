@@ -32,8 +32,8 @@ def test_screenshots_of_a_run_folder(tmp_path):
     run = tmp_path / "run"
     files = synthetic_files.write_course_files(run / "data", winters=2, size=16, progress=False)
     torch.manual_seed(0)
-    gen = Generator(n_inputs=16, size=16, width=4)
-    save_checkpoint(run / "checkpoints" / "wgan" / "wgan_epoch_0001.pt",
+    gen = Generator(n_inputs=16, size=16)
+    save_checkpoint(run / "checkpoints" / "wgan" / "last.pt",
                     generator=gen.state_dict(), generator_kwargs=gen.init_kwargs)
     (run / "report").mkdir()
     ssw = stratosphere.read_events(files.events)["ssw"]

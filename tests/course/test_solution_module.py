@@ -91,7 +91,7 @@ def test_the_samplers_return_the_seeds_arrays():
 def test_the_notebooks_penalty_equals_the_engines_on_the_same_alphas():
     from reference_solution.wgan_anomalies.wgan import Discriminator, gradient_penalty
 
-    net = Discriminator(size=8, width=4)
+    net = Discriminator(size=8)
     real, fake = torch.rand(5, 2, 8, 8), torch.rand(5, 2, 8, 8)
     torch.manual_seed(11)
     ours = exercises.compute_gradient_penalty(net, real, fake)

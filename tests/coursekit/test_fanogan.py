@@ -86,7 +86,7 @@ def test_mask_excludes_outside_pixels_from_both_residuals():
 
 def test_generator_and_critic_stay_frozen_and_unchanged():
     torch.manual_seed(0)
-    gen, critic = Generator(16, 16, 4).train(), Discriminator(16, 4).train()
+    gen, critic = Generator(16, 16).train(), Discriminator(16).train()
     before = [{k: v.clone() for k, v in m.state_dict().items()} for m in (gen, critic)]
     encoder = Encoder(16, 16, 4)
     x = torch.rand(40, 2, 16, 16)

@@ -292,7 +292,7 @@ def test_anomaly_detector_menu_switches_scores_at_the_same_workload(course, scor
 @pytest.fixture(scope="module")
 def generator():
     torch.manual_seed(0)
-    g = Generator(n_inputs=16, size=32, width=4, max_width=16)
+    g = Generator(n_inputs=16, size=32)
     g.train()
     return g
 

@@ -332,7 +332,7 @@ def test_data_format(kernel, tmp_path):
     data = kernel["export_graph"](module, (torch.randn(2, 8),))
     assert set(data) == {"format", "training", "nodes", "inputs", "outputs"}
     kinds = [s["kind"] for s in data["inputs"]]
-    assert kinds == ["parameter"] * 9 + ["buffer"] * 6 + ["user_input"]
+    assert kinds == ["parameter"] * 10 + ["buffer"] * 6 + ["user_input"]  # 5 layers with bias, 2 batch norms
     assert {s["target"] for s in data["inputs"] if "target" in s} == set(module.state_dict())
     assert all(isinstance(s["value"], np.ndarray) for s in data["inputs"] if "value" in s)
     assert data["inputs"][-1] == {"kind": "user_input", "shape": [2, 8], "dtype": {"dtype": "float32"}}

@@ -1,5 +1,6 @@
-"""Latent samplers: oracle laws with fixed seeds, balance within binomial tolerance, and the
-p-value helpers passing right samplers and catching wrong ones."""
+"""The latent space: the notebook's samplers (exercises) against oracle laws with fixed seeds, the
+balancing schemes as train_classifier draws them, and the p-value helpers passing right samplers
+and catching wrong ones."""
 
 from __future__ import annotations
 
@@ -10,17 +11,14 @@ import pytest
 import torch
 from scipy import stats
 
+from reference_solution.wgan_anomalies import exercises
+from reference_solution.wgan_anomalies.classifier import scheme_latents
 from reference_solution.wgan_anomalies.latent import (
     REJECT_INNER_PROBABILITY,
-    balanced_latents,
     chi_quantile,
     direction_uniformity_pvalue,
     norm_law_pvalue,
     outer_radius,
-    sample_ball,
-    sample_inner_and_outer,
-    sample_unit_sphere,
-    split_by_norm,
 )
 
 PASS = 1e-3  # a right sampler's p-value at the fixed seeds is far above this
@@ -29,6 +27,22 @@ FAIL = 1e-6  # a wrong sampler's p-value is far below this
 
 def gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
+
+
+# The notebook's samplers draw from numpy's global RNG: seeded here, returned as float64 tensors.
+def sample_unit_sphere(n: int, count: int, seed: int) -> torch.Tensor:
+    np.random.seed(seed)
+    return torch.from_numpy(np.asarray(exercises.SamplingUnitSphereUniform(n, count), dtype=np.float64))
+
+
+def sample_ball(n: int, radius: float, count: int, seed: int) -> torch.Tensor:
+    np.random.seed(seed)
+    return torch.from_numpy(np.asarray(exercises.SamplingBallUniform(n, radius, count), dtype=np.float64))
+
+
+def balanced_latents(n: int, count: int, scheme: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    z = torch.from_numpy(scheme_latents(n, count, scheme, seed=seed))
+    return z, (z.norm(dim=1) > chi_quantile(0.98, n)).float()
 
 
 def binomial_ok(count: int, n: int, p: float, n_sd: float = 5.0) -> bool:
@@ -64,18 +78,17 @@ def test_reject_probability_balances_the_gaussian_scheme():
 
 @pytest.mark.parametrize("n", [1, 2, 3, 128])
 def test_unit_sphere_norms_and_directions(n):
-    s = sample_unit_sphere(n, 20_000, gen(1))
-    assert s.shape == (20_000, n) and s.dtype == torch.float32
-    torch.testing.assert_close(s.double().norm(dim=1), torch.ones(20_000, dtype=torch.float64),
-                               atol=1e-6, rtol=0)
+    s = sample_unit_sphere(n, 20_000, 1)
+    assert s.shape == (20_000, n)
+    torch.testing.assert_close(s.norm(dim=1), torch.ones(20_000, dtype=torch.float64), atol=1e-6, rtol=0)
     assert direction_uniformity_pvalue(s) > PASS
 
 
 @pytest.mark.parametrize("n", [2, 128])
 def test_ball_norm_law(n):
     radius = 3.0
-    b = sample_ball(n, radius, 20_000, gen(2))
-    norms = b.double().norm(dim=1)
+    b = sample_ball(n, radius, 20_000, 2)
+    norms = b.norm(dim=1)
     for level in (0.01, 0.1, 0.5, 0.9):  # P(|b| <= R level**(1/n)) = level
         assert binomial_ok(int((norms <= radius * level ** (1 / n)).sum()), 20_000, level)
     assert binomial_ok(int((norms <= radius * 0.9).sum()), 20_000, 0.9 ** n)
@@ -85,7 +98,7 @@ def test_ball_norm_law(n):
 
 def test_high_dimensional_ball_is_all_shell():
     n, radius, count = 128, 12.7657, 50_000
-    norms = sample_ball(n, radius, count, gen(3), dtype=torch.float64).norm(dim=1) / radius
+    norms = sample_ball(n, radius, count, 3).norm(dim=1) / radius
     assert 0.5 ** (1 / n) == pytest.approx(0.9946, abs=1e-4)
     assert norms.median().item() == pytest.approx(0.9946, abs=1e-3)
     assert 0.95 ** n == pytest.approx(0.0014, abs=1e-4)
@@ -99,71 +112,45 @@ def test_high_dimensional_ball_is_all_shell():
     assert (norms * radius).min() > z_norms.median()
 
 
-def test_float64_radii_keep_points_inside():
+def test_radii_keep_points_inside_and_distinct():
     radius, n = 12.7657 * 2 ** (1 / 128), 128
-    b64 = sample_ball(n, radius, 100_000, gen(5), dtype=torch.float64)
-    assert b64.norm(dim=1).max().item() <= radius * (1 + 1e-12)
-    b32 = sample_ball(n, radius, 100_000, gen(5))
-    assert b32.double().norm(dim=1).max().item() <= radius * (1 + 1e-6)
+    b = sample_ball(n, radius, 100_000, 5)
+    assert b.norm(dim=1).max().item() <= radius * (1 + 1e-12)
     # U**(1/n) is squeezed near 1 at n = 128: the radii must still be (almost) all distinct.
-    assert torch.unique(b64.norm(dim=1)).numel() > 99_000
+    assert torch.unique(b.norm(dim=1)).numel() > 99_000
 
 
 def test_determinism_under_a_seed():
-    assert torch.equal(sample_ball(5, 2.0, 100, gen(7)), sample_ball(5, 2.0, 100, gen(7)))
-    assert not torch.equal(sample_ball(5, 2.0, 100, gen(7)), sample_ball(5, 2.0, 100, gen(8)))
+    assert torch.equal(sample_ball(5, 2.0, 100, 7), sample_ball(5, 2.0, 100, 7))
+    assert not torch.equal(sample_ball(5, 2.0, 100, 7), sample_ball(5, 2.0, 100, 8))
     for scheme in ("ball", "gaussian"):
-        z1, y1 = balanced_latents(16, 300, scheme, generator=gen(9))
-        z2, y2 = balanced_latents(16, 300, scheme, generator=gen(9))
-        assert torch.equal(z1, z2) and torch.equal(y1, y2)
-
-
-def test_device_and_dtype_arguments():
-    s = sample_unit_sphere(4, 10, gen(0), device="cpu", dtype=torch.float64)
-    assert s.device.type == "cpu" and s.dtype == torch.float64
-    z, y = balanced_latents(4, 10, generator=gen(0), device=torch.device("cpu"))
-    assert z.device.type == y.device.type == "cpu"
-    assert sample_ball(3, 1.0, 0).shape == (0, 3)
-    with pytest.raises(ValueError, match="n_dims"):
-        sample_unit_sphere(0, 10)
-    with pytest.raises(ValueError, match="radius"):
-        sample_ball(3, -1.0, 10)
+        assert torch.equal(balanced_latents(16, 300, scheme, 9)[0], balanced_latents(16, 300, scheme, 9)[0])
 
 
 # ---- inner / outer -----------------------------------------------------------------------
 
-def test_split_by_norm_boundary_goes_inside():
-    z = torch.tensor([[3.0, 4.0], [0.0, 5.0001], [1.0, 0.0]])
-    inner, outer = split_by_norm(z, 5.0)
-    assert inner.shape == (2, 2) and outer.shape == (1, 2)
-    with pytest.raises(ValueError, match="shape"):
-        split_by_norm(torch.zeros(3), 1.0)
-
-
 @pytest.mark.parametrize("n", [2, 128])
 def test_inner_and_outer_balanced(n):
     q = chi_quantile(0.98, n)
-    inner, outer = sample_inner_and_outer(n, q, outer_radius(q, n), 20_000, gen(10))
-    assert inner.shape[0] + outer.shape[0] == 20_000 and inner.shape[1] == outer.shape[1] == n
+    np.random.seed(10)
+    inner, outer = (torch.from_numpy(np.asarray(x, dtype=np.float64)).reshape(-1, n)
+                    for x in exercises.SampleInnerAndOuterExamples(n, q, outer_radius(q, n), 20_000))
+    assert inner.shape[0] + outer.shape[0] == 20_000
     assert binomial_ok(inner.shape[0], 20_000, 0.5)
-    assert inner.double().norm(dim=1).max() <= q < outer.double().norm(dim=1).min()
+    assert inner.norm(dim=1).max() <= q < outer.norm(dim=1).min()
     assert norm_law_pvalue(inner, q) > PASS  # inner part is uniform in the inner ball
-    with pytest.raises(ValueError, match="must not exceed"):
-        sample_inner_and_outer(n, 2.0, 1.0, 10)
 
 
-# ---- balanced batches --------------------------------------------------------------------
+# ---- balanced batches, as train_classifier draws them --------------------------------------
 
 @pytest.mark.parametrize("scheme", ["ball", "gaussian"])
 @pytest.mark.parametrize("n", [2, 128])
 def test_balanced_latents(scheme, n):
     batch = 20_000
-    z, labels = balanced_latents(n, batch, scheme, generator=gen(11))
-    assert z.shape == (batch, n) and z.dtype == torch.float32
-    assert labels.shape == (batch,) and labels.dtype == torch.float32
+    z, labels = balanced_latents(n, batch, scheme, 11)
+    assert z.shape == (batch, n)
     q = chi_quantile(0.98, n)
-    norms = z.double().norm(dim=1)
-    assert torch.equal(labels, (norms > q).float())
+    norms = z.norm(dim=1)
     assert binomial_ok(int(labels.sum()), batch, 0.5)
     assert direction_uniformity_pvalue(z) > PASS
     if scheme == "ball":
@@ -180,22 +167,10 @@ def test_gaussian_scheme_uses_exactly_48_over_49():
     # At n = 2 a million draws are cheap; keeping inner with 0.02 instead of 1/49 would give an
     # inner share of 0.495, ten standard deviations away.
     batch = 1_000_000
-    _, labels = balanced_latents(2, batch, "gaussian", generator=gen(12))
+    _, labels = balanced_latents(2, batch, "gaussian", 12)
     inner = batch - int(labels.sum())
     assert binomial_ok(inner, batch, 0.5, n_sd=5)
     assert abs(inner / batch - 0.495) > 0.0025
-
-
-@pytest.mark.parametrize("quantile", [0.3, 0.9])
-@pytest.mark.parametrize("scheme", ["ball", "gaussian"])
-def test_balanced_latents_other_quantiles(scheme, quantile):
-    _, labels = balanced_latents(8, 10_000, scheme, quantile, generator=gen(13))
-    assert binomial_ok(int(labels.sum()), 10_000, 0.5)
-
-
-def test_balanced_latents_rejects_unknown_scheme():
-    with pytest.raises(ValueError, match="scheme"):
-        balanced_latents(2, 10, "cube")
 
 
 # ---- the p-value helpers catch wrong samplers ---------------------------------------------
@@ -203,8 +178,8 @@ def test_balanced_latents_rejects_unknown_scheme():
 @pytest.mark.parametrize("n", [2, 128])
 def test_helpers_catch_wrong_radius_factor(n):
     g = gen(20)
-    s = sample_unit_sphere(n, 20_000, g)
-    u = torch.rand(20_000, 1, generator=g)
+    s = sample_unit_sphere(n, 20_000, 20)
+    u = torch.rand(20_000, 1, generator=g, dtype=torch.float64)
     assert norm_law_pvalue(s * u * 2.0, 2.0) < FAIL  # U instead of U**(1/n)
     sqrt_radius = norm_law_pvalue(s * u.sqrt() * 2.0, 2.0)  # U**(1/2) is right only at n = 2
     assert sqrt_radius > PASS if n == 2 else sqrt_radius < FAIL
@@ -228,14 +203,14 @@ def test_cube_rejection_in_two_dimensions_is_right():
 
 
 def test_helpers_on_degenerate_input():
-    z = sample_ball(3, 1.0, 1000, gen(23))
+    z = sample_ball(3, 1.0, 1000, 23)
     assert norm_law_pvalue(z * 1.01, 1.0) == 0.0 or norm_law_pvalue(z * 1.01, 1.0) < FAIL
     assert norm_law_pvalue(torch.full((10, 3), 2.0), 1.0) == 0.0  # outside the ball
     bad = z.clone()
     bad[0, 0] = float("nan")
     assert norm_law_pvalue(bad, 1.0) == 0.0 and direction_uniformity_pvalue(bad) == 0.0
     assert direction_uniformity_pvalue(np.zeros((5, 3))) == 0.0
-    assert direction_uniformity_pvalue(sample_unit_sphere(1, 2000, gen(24))) > PASS
+    assert direction_uniformity_pvalue(sample_unit_sphere(1, 2000, 24)) > PASS
     assert direction_uniformity_pvalue(np.ones((2000, 1))) < FAIL
     with pytest.raises(ValueError, match="shape"):
         norm_law_pvalue(np.zeros(5), 1.0)

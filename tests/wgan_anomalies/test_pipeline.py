@@ -12,9 +12,9 @@ from reference_solution.wgan_anomalies.detectors import BASELINES, GAN_DETECTORS
 from reference_solution.wgan_anomalies.pipeline import PRESETS, Preset, run_pipeline
 from reference_solution.wgan_anomalies.training import WGANConfig
 
-TINY = Preset(size=16, winters=3, width=8,
+TINY = Preset(size=16, winters=3,
               wgan=WGANConfig(epochs=1, batch_size=32, max_steps_per_epoch=10, latent_dim=16),
-              classifier=ClassifierConfig(epochs=1, batches_per_epoch=4, batch_size=32, val_batches=1),
+              classifier=ClassifierConfig(epochs=1, batches_per_epoch=4, batch_size=32),
               detectors=DetectorConfig(fanogan=FAnoGANConfig(epochs=1, max_steps_per_epoch=4),
                                        inversion=InversionConfig(steps=3)))
 

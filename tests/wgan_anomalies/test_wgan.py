@@ -49,7 +49,7 @@ class SignCritic(nn.Module):
 @pytest.mark.parametrize("size", [8, 32, 64])
 @pytest.mark.parametrize("batch", [1, 3, 16])
 def test_shapes_dtypes_and_ranges(size, batch):
-    gen, critic = Generator(n_inputs=16, size=size, width=4), Discriminator(size=size, width=4)
+    gen, critic = Generator(n_inputs=16, size=size), Discriminator(size=size)
     z = torch.randn(batch, 16)
     with torch.no_grad():
         x = gen(z)
@@ -61,12 +61,12 @@ def test_shapes_dtypes_and_ranges(size, batch):
 
 
 def test_generator_eval_mode_batch_of_one():
-    gen = Generator(n_inputs=8, size=16, width=4).eval()
+    gen = Generator(n_inputs=8, size=16).eval()
     assert gen(torch.randn(1, 8)).shape == (1, 2, 16, 16)
 
 
 def test_critic_is_unbounded_and_has_no_batch_norm():
-    critic = Discriminator(size=32, width=4)
+    critic = Discriminator(size=32)
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules())
     with torch.no_grad():
         critic.head.bias.fill_(5.0)
@@ -85,14 +85,43 @@ def test_bad_size_is_rejected_clearly(size):
 
 
 def test_bad_input_shapes_name_expected_and_got():
-    critic = Discriminator(size=32, width=4)
+    critic = Discriminator(size=32)
     with pytest.raises(ValueError, match=r"\(N, 2, 32, 32\).*\(4, 2, 64, 64\)"):
         critic(torch.zeros(4, 2, 64, 64))
     with pytest.raises(ValueError, match=r"\(2, 32, 32\)"):
         critic(torch.zeros(2, 32, 32))
-    gen = Generator(n_inputs=16, size=32, width=4)
+    gen = Generator(n_inputs=16, size=32)
     with pytest.raises(ValueError, match=r"\(N, 16\).*\(4, 8\)"):
         gen(torch.zeros(4, 8))
+
+
+def penalty_alphas(generator: torch.Generator, n: int) -> torch.Tensor:
+    """The alphas gradient_penalty draws: the notebook's torch.rand, on a global RNG seeded from ``generator``."""
+    seed = int(torch.randint(0, 2**62, (), generator=generator))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return torch.rand(n, 1, 1, 1, dtype=torch.float64)  # (n, 1, 1, 1)
+
+
+def test_penalty_leaves_the_global_rng_alone_and_follows_its_generator():
+    critic, real, fake = QuadraticCritic(), torch.rand(4, 2, 8, 8).double(), torch.rand(4, 2, 8, 8).double()
+    torch.manual_seed(5)
+    expected = torch.rand(2)
+    torch.manual_seed(5)
+    first = gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(9))
+    assert torch.equal(torch.rand(2), expected)
+    assert torch.equal(first, gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(9)))
+
+
+def test_the_networks_are_the_notebooks():
+    """One implementation: the main job's nets are the notebook's solution classes, same layers."""
+    from reference_solution.wgan_anomalies import exercises
+
+    for ours, theirs in ((Generator(n_inputs=8, size=32), exercises.Generator(n_inputs=8, size=32)),
+                         (Discriminator(size=32), exercises.Discriminator(size=32))):
+        assert isinstance(ours, type(theirs))
+        assert ({k: v.shape for k, v in ours.state_dict().items()}
+                == {k: v.shape for k, v in theirs.state_dict().items()})
 
 
 @pytest.mark.parametrize("norm, expected", [(1.0, 0.0), (3.0, 4.0)])
@@ -112,7 +141,7 @@ def test_gradient_penalty_of_a_quadratic_critic_matches_the_alphas():
     real = torch.rand(6, 2, 8, 8, generator=g, dtype=torch.float64)
     fake = torch.rand(6, 2, 8, 8, generator=g, dtype=torch.float64)
     gp = gradient_penalty(QuadraticCritic(), real, fake, generator=torch.Generator().manual_seed(7))
-    alpha = torch.rand(6, 1, 1, 1, generator=torch.Generator().manual_seed(7)).double()
+    alpha = penalty_alphas(torch.Generator().manual_seed(7), 6)
     x_hat = alpha * real + (1 - alpha) * fake
     expected = ((x_hat.flatten(1).norm(dim=1) - 1) ** 2).mean()
     assert float(gp.detach()) == pytest.approx(float(expected), rel=1e-6)
@@ -128,11 +157,11 @@ def test_gradient_penalty_is_differentiable_in_the_critic_parameters():
     gp = gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(alpha_seed))
     gp.backward()  # double backward through autograd.grad(create_graph=True)
     # GP(s) = mean (s ||x_hat|| - 1)^2 => dGP/ds = mean 2 (s ||x_hat|| - 1) ||x_hat|| at s = 1.
-    alpha = torch.rand(4, 1, 1, 1, generator=torch.Generator().manual_seed(alpha_seed)).double()
+    alpha = penalty_alphas(torch.Generator().manual_seed(alpha_seed), 4)
     r = (alpha * real + (1 - alpha) * fake).flatten(1).norm(dim=1)
     assert float(critic.scale.grad) == pytest.approx(float((2 * (r - 1) * r).mean()), rel=1e-6)
     # And through a real convolutional critic.
-    net = Discriminator(size=8, width=4)
+    net = Discriminator(size=8)
     gradient_penalty(net, torch.rand(3, 2, 8, 8), torch.rand(3, 2, 8, 8)).backward()
     for name, p in net.named_parameters():
         if name == "head.bias":  # a constant shift leaves the input gradient unchanged
@@ -166,7 +195,7 @@ def test_critic_loss_adds_lambda_times_the_penalty():
 
 
 def test_critic_loss_does_not_train_the_generator():
-    gen, critic = Generator(n_inputs=8, size=8, width=4), Discriminator(size=8, width=4)
+    gen, critic = Generator(n_inputs=8, size=8), Discriminator(size=8)
     fake = gen(torch.randn(4, 8))
     loss, _, _ = critic_loss(critic, torch.rand(4, 2, 8, 8), fake, lambda_gp=10.0)
     loss.backward()
@@ -180,7 +209,7 @@ def test_masked_outputs_are_zero_outside_the_mask():
     yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
     r = torch.hypot(yy - (size - 1) / 2, xx - (size - 1) / 2)
     mask = (r <= size / 2).float()  # (S, S) disk
-    x = apply_mask(Generator(n_inputs=8, size=size, width=4)(torch.randn(3, 8)), mask)
+    x = apply_mask(Generator(n_inputs=8, size=size)(torch.randn(3, 8)), mask)
     assert x.shape == (3, 2, size, size)
     assert torch.all(x[:, :, mask == 0] == 0)
     assert torch.all(x[:, :, mask == 1] > 0)  # sigmoid outputs are never exactly 0
