@@ -5,7 +5,8 @@ Commands:
   pipeline        the main job: data -> WGAN-GP -> classifier -> detection -> report
   screenshots     the README's explorer screenshots from a finished pipeline run
   sync-support    copy the support package next to the source notebooks (to run them in place)
-  release         regenerate release/<assignment> from source/ with nbgrader
+  release         regenerate release/<assignment> (and the language editions) from source/
+  translate       bring translations/<language>/<assignment>.po in line with the English notebook
   autograde-demo  autograde complete, partial and blank example submissions in a scratch course
 """
 
@@ -87,16 +88,37 @@ def _sync_support(a: argparse.Namespace) -> int:
 
 
 def _release(a: argparse.Namespace) -> int:
+    from .course.editions import write_editions
     from .course.release import assignments, generate_release
     from .course.solution_module import MODULES, write
 
     root = _course(a)
+    for path in write_editions(root):  # first: an edition's release is generated from it
+        print(f"{path.relative_to(root)} regenerated")
     names = a.assignments or assignments(root)
     for name in names:
         generate_release(root, name)
         print(f"release/{name} regenerated")
         if name in MODULES:
             print(f"{write(name, root).relative_to(root)} regenerated")
+    return 0
+
+
+def _translate(a: argparse.Namespace) -> int:
+    import nbformat
+
+    from .course.editions import catalogue_path, update_catalogue
+
+    root = _course(a)
+    english = root / "source" / a.assignment / f"{a.assignment}.ipynb"
+    if not english.is_file():
+        raise FileNotFoundError(f"no English notebook {english}")
+    path = catalogue_path(root, a.assignment, a.language)
+    todo = update_catalogue(nbformat.read(english, as_version=4), path, a.language)
+    print(f"{path.relative_to(root)}: {len(todo)} texts to translate or revisit"
+          + ("".join(f"\n  {c}" for c in todo[:40]) if todo else ""))
+    if not todo:
+        print("complete: run `python -m reference_solution release` to rebuild the edition")
     return 0
 
 
@@ -153,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
     _add_root(p)
     p.set_defaults(func=_release)
+
+    p = sub.add_parser("translate", help="update a language edition's catalogue from the English notebook")
+    p.add_argument("assignment")
+    p.add_argument("--language", default="ru")
+    _add_root(p)
+    p.set_defaults(func=_translate)
 
     p = sub.add_parser("autograde-demo", help="autograde three example submissions")
     p.add_argument("assignment", nargs="?", default="wgan_anomalies")

@@ -271,7 +271,7 @@ def test_scan_passes_ordinary_code(code):
 # --- the real assignments (slow: they train small models) ----------------------------------------
 
 REPO = Path(__file__).resolve().parents[2]
-REAL = course_module.assignments(REPO)
+REAL = course_module.assignments(REPO, editions=False)
 
 
 def _test_cells(nb) -> list[str]:

@@ -90,7 +90,7 @@ def test_broken_notebook_file_gets_a_result_and_the_batch_goes_on():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", course_module.assignments(REPO))
+@pytest.mark.parametrize("assignment", course_module.assignments(REPO, editions=False))
 def test_real_assignment_tricks_earn_nothing_and_hurt_nobody(assignment):
     problems = problems_of(real_batch(assignment))
     assert not problems, "\n".join(problems)
@@ -134,7 +134,7 @@ def test_toy_feedback_shows_checks_not_hidden_code():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", course_module.assignments(REPO))
+@pytest.mark.parametrize("assignment", course_module.assignments(REPO, editions=False))
 def test_real_feedback_shows_checks_not_hidden_code(assignment):
     batch = real_batch(assignment)
     names = [g for g, r in batch.results["zz_complete_0"].grades.items() if not r.needs_manual_grade]
