@@ -107,7 +107,7 @@ def _release(a: argparse.Namespace) -> int:
 def _translate(a: argparse.Namespace) -> int:
     import nbformat
 
-    from .course.editions import catalogue_path, update_catalogue
+    from .course.editions import catalogue_path, check_units, checks_path, update_catalogue, update_messages
 
     root = _course(a)
     english = root / "source" / a.assignment / f"{a.assignment}.ipynb"
@@ -115,9 +115,12 @@ def _translate(a: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no English notebook {english}")
     path = catalogue_path(root, a.assignment, a.language)
     todo = update_catalogue(nbformat.read(english, as_version=4), path, a.language)
-    print(f"{path.relative_to(root)}: {len(todo)} texts to translate or revisit"
-          + ("".join(f"\n  {c}" for c in todo[:40]) if todo else ""))
-    if not todo:
+    checks = checks_path(root, a.language)  # the hidden checks' descriptions, once the edition exists
+    todo_checks = update_messages(check_units(root, a.language), checks, a.language)
+    for where, items in ((path, todo), (checks, todo_checks)):
+        print(f"{where.relative_to(root)}: {len(items)} texts to translate or revisit"
+              + "".join(f"\n  {c}" for c in items[:40]))
+    if not todo and not todo_checks:
         print("complete: run `python -m reference_solution release` to rebuild the edition")
     return 0
 

@@ -161,6 +161,11 @@ def update_catalogue(nb, path: str | Path, language: str) -> list[str]:
     empty message; a changed text keeps its old translation, marked fuzzy, with the old English in
     translator comments; a text gone from the notebook is dropped. Returns the contexts to
     translate or revisit (remove the fuzzy flag once the translation is right)."""
+    return update_messages(notebook_units(nb), path, language)
+
+
+def update_messages(texts: list[Unit], path: str | Path, language: str) -> list[str]:
+    """``update_catalogue`` for any ``(context, English text)`` units (e.g. the hidden checks')."""
     from babel.messages.catalog import Catalog
     from babel.messages.pofile import write_po
 
@@ -171,7 +176,7 @@ def update_catalogue(nb, path: str | Path, language: str) -> list[str]:
     new = Catalog(locale=language, project="generative-models course", charset="utf-8",
                   creation_date=old.creation_date, revision_date=old.revision_date)
     todo = []
-    for unit in notebook_units(nb):
+    for unit in texts:
         before = by_context.get(unit.context)
         if before is not None and before.id == unit.text and before.string:
             new.add(unit.text, before.string, context=unit.context, flags=before.flags,
@@ -191,6 +196,43 @@ def update_catalogue(nb, path: str | Path, language: str) -> list[str]:
     with open(path, "wb") as f:
         write_po(f, new, width=100, sort_output=False)
     return todo
+
+
+# ---- the hidden checks' texts (shown in the autograded notebook and the feedback) ----------------
+
+# What the executor writes around a check's description, per language.
+CHECK_LABELS = {"ru": {"failed": "Скрытая проверка не пройдена", "passed": "✓"}}
+
+
+def checks_path(root: str | Path, language: str) -> Path:
+    return Path(root) / "translations" / language / "checks.po"
+
+
+def check_units(root: str | Path, language: str) -> list[Unit]:
+    """The one-line description of every hidden check named in the course's editions in ``language``."""
+    from ..grading.protocol import registry
+
+    checks, names = registry(), []
+    for assignment, lang in catalogues(root):
+        if lang != language:
+            continue
+        nb = nbformat.read(Path(root) / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+        for cell in nb.cells:
+            names += re.findall(r"""\bcheck\(\s*["']([\w]+)["']""", cell.source)
+    return [Unit(name, checks[name].doc) for name in dict.fromkeys(names) if name in checks]
+
+
+def check_docs(root: str | Path, language: str) -> dict[str, str]:
+    """``{check name: description in language}`` for the checks whose English description is the
+    one translated (a changed description falls back to English until it is revisited)."""
+    path = checks_path(root, language)
+    if not path.is_file():
+        return {}
+    from ..grading.protocol import registry
+
+    docs = {name: check.doc for name, check in registry().items()}
+    return {m.context: m.string for m in read_catalogue(path)
+            if m.id and m.string and not m.fuzzy and docs.get(m.context) == m.id}
 
 
 # ---- building and checking an edition ---------------------------------------------------------

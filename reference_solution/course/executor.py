@@ -36,6 +36,7 @@ from nbformat.v4 import new_output
 from traitlets import Bool, Enum, Float, Integer, List, Unicode
 
 from ..grading import protocol
+from . import editions
 from .guarded_execute import GuardedExecute, error_output
 from .hidden_tests import GradingConfigError, hidden_checks, is_test_cell
 from .sandbox import UNPROTECTED, Jail, Limits, availability
@@ -99,6 +100,7 @@ class GradingExecute(GuardedExecute):
         self._graded: dict[int, list] = {}
         self._started = time.monotonic()
         self._registry = protocol.registry(tuple(self.check_modules))
+        self._texts = None  # the edition's check texts, read on first use
         # the submitted solution cells, for checks that re-run one on secret inputs in the kernel
         self._context = protocol.Context.of_submission(nb, memory_limit=self.memory_limit)
         self._base = Path(tempfile.mkdtemp(prefix="grading-"))
@@ -298,7 +300,7 @@ class GradingExecute(GuardedExecute):
             self.log.error("cell %d of %s names an unknown check %r", index, self._notebook, name)
             return [error_output("GradingConfigError", f"unknown check {name!r}")]
         if self._dead is not None:
-            return [_failed(check, f"not run: {self._dead}")]
+            return [self._failed(check, f"not run: {self._dead}")]
         seed = int.from_bytes(hashlib.sha256(
             f"{self._secret}:{self._student}:{self._notebook}:{name}".encode()).digest()[:8], "little")
         started = time.monotonic()
@@ -312,13 +314,13 @@ class GradingExecute(GuardedExecute):
             status = run_sync(self._async_probe)(
                 protocol.kernel_code(check, str(challenge_path), str(result_path)), check.seconds)
             if status == "timeout":
-                return [_failed(check, f"your code took longer than {check.seconds:.0f} s, the time "
+                return [self._failed(check, f"your code took longer than {check.seconds:.0f} s, the time "
                                        "limit of this check, and was interrupted")]
             if status == "dead":
-                return [_failed(check, f"the kernel died during the check: {self._dead}")]
+                return [self._failed(check, f"the kernel died during the check: {self._dead}")]
             protocol.judge(check, challenge, result_path)
         except AssertionError as exc:
-            return [_failed(check, str(exc))]
+            return [self._failed(check, str(exc))]
         finally:
             for path in self._base.joinpath("in").iterdir():
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -329,7 +331,28 @@ class GradingExecute(GuardedExecute):
         if check.unverifiable:
             self.log.warning("%s/%s: %s passed on the kernel's word alone (%s)", self._student,
                              self._notebook, check.name, check.trusts)
-        return [new_output("stream", name="stdout", text=f"✓ {check.name}: {check.doc}\n")]
+        return [new_output("stream", name="stdout", text=f"✓ {check.name}: {self._doc(check)}\n")]
+
+    def _doc(self, check: protocol.Check) -> str:
+        """The check's description in the language of the assignment's edition (English otherwise)."""
+        return self._edition_texts()[1].get(check.name, check.doc)
+
+    def _edition_texts(self) -> tuple[str, dict[str, str]]:
+        """(failed-check label, {check: description}) for this assignment's language."""
+        if getattr(self, "_texts", None) is None:
+            edition, root = editions.edition_of(self._assignment), self._course_root()
+            if root is None or not (root / "translations").is_dir():  # a scratch course: the package's
+                root = PACKAGE_DIR.parent
+            if edition is None:
+                self._texts = ("Hidden check failed", {})
+            else:
+                self._texts = (editions.CHECK_LABELS.get(edition[1], {}).get("failed", "Hidden check failed"),
+                               editions.check_docs(root, edition[1]))
+        return self._texts
+
+    def _failed(self, check: protocol.Check, why: str):
+        label, docs = self._edition_texts()
+        return _failed(check, why, label=label, doc=docs.get(check.name, check.doc))
 
     async def _async_probe(self, code: str, seconds: float) -> str:
         """Run ``code`` in the kernel within ``seconds``: "ok", "timeout" or "dead".
@@ -386,6 +409,6 @@ def _as_text(output):
     return new_output("stream", name="stdout", text=f"{text}\n")
 
 
-def _failed(check: protocol.Check, why: str):
-    lines = [f"Hidden check failed: {check.name}", f"  {check.doc}", f"AssertionError: {why}"]
+def _failed(check: protocol.Check, why: str, label: str = "Hidden check failed", doc: str | None = None):
+    lines = [f"{label}: {check.name}", f"  {check.doc if doc is None else doc}", f"AssertionError: {why}"]
     return error_output("AssertionError", f"{check.name}: {why}", traceback=lines)

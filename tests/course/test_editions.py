@@ -43,6 +43,16 @@ def test_every_english_text_has_a_current_translation(assignment, language):
                           + "\n  ".join(problems))
 
 
+@pytest.mark.parametrize("language", sorted({lang for _, lang in EDITIONS}))
+def test_every_hidden_check_of_an_edition_has_a_current_description(language):
+    """The feedback names each check with its one-line description: in the edition's language."""
+    units = editions.check_units(REPO, language)
+    docs = editions.check_docs(REPO, language)
+    stale = [u.context for u in units if u.context not in docs]
+    assert units and not stale, (f"translations/{language}/checks.po lacks current translations of {stale}: "
+                                 "run `python -m reference_solution translate <assignment>` and translate them")
+
+
 def test_committed_editions_are_fresh_builds():
     problems = editions.editions_out_of_sync(REPO)
     assert not problems, "\n".join(problems)
@@ -141,6 +151,7 @@ def test_the_russian_edition_is_graded_by_the_same_checks_with_feedback_in_russi
         course.run_nbgrader(["generate_feedback", name, "--force", ALLOW_FLAG], scratch.course_dir,
                             course.nbgrader_env(REPO))
         feedback = (scratch.course_dir / "feedback" / "complete" / name / f"{name}.html").read_text()
+        blank_feedback = (scratch.course_dir / "feedback" / "blank" / name / f"{name}.html").read_text()
     complete, blank = results["complete"], results["blank"]
     auto = [g for g, r in complete.grades.items() if not r.needs_manual_grade]
     assert auto and all(complete.grades[g].score == complete.grades[g].max_score for g in auto), complete.messages
@@ -149,5 +160,9 @@ def test_the_russian_edition_is_graded_by_the_same_checks_with_feedback_in_russi
     english_ids = {c.metadata["nbgrader"]["grade_id"] for c in release.cells
                    if c.metadata.get("nbgrader", {}).get("grade")}
     assert set(complete.grades) == english_ids  # the same grade ids (and, above, the same points)
-    for russian in ("Задача 3. Зашумлённый метод оценивания score-функции", "видимый тест пройден"):
+    docs = editions.check_docs(REPO, "ru")
+    for russian in ("Задача 3. Зашумлённый метод оценивания score-функции", "видимый тест пройден",
+                    f"✓ samples_land_near_the_moons: {docs['samples_land_near_the_moons']}"):
         assert russian in feedback
+    assert "Скрытая проверка не пройдена: samples_land_near_the_moons" in blank_feedback
+    assert docs["forward_returns_per_element_dsm_error"] in blank_feedback
