@@ -88,7 +88,7 @@ def _sync_support(a: argparse.Namespace) -> int:
 
 
 def _release(a: argparse.Namespace) -> int:
-    from .course.editions import write_editions
+    from .course.catalogues import write_editions
     from .course.release import assignments, generate_release
     from .course.solution_module import MODULES, write
 
@@ -107,7 +107,15 @@ def _release(a: argparse.Namespace) -> int:
 def _translate(a: argparse.Namespace) -> int:
     import nbformat
 
-    from .course.editions import catalogue_path, check_units, checks_path, update_catalogue, update_messages
+    from .course.catalogues import (
+        catalogue_path,
+        check_units,
+        checks_path,
+        edition_support_units,
+        support_path,
+        update_catalogue,
+        update_messages,
+    )
 
     root = _course(a)
     english = root / "source" / a.assignment / f"{a.assignment}.ipynb"
@@ -117,10 +125,12 @@ def _translate(a: argparse.Namespace) -> int:
     todo = update_catalogue(nbformat.read(english, as_version=4), path, a.language)
     checks = checks_path(root, a.language)  # the hidden checks' descriptions, once the edition exists
     todo_checks = update_messages(check_units(root, a.language), checks, a.language)
-    for where, items in ((path, todo), (checks, todo_checks)):
+    support = support_path(root, a.language)  # the support code's figure and widget texts
+    todo_support = update_messages(edition_support_units(root, a.language), support, a.language)
+    for where, items in ((path, todo), (checks, todo_checks), (support, todo_support)):
         print(f"{where.relative_to(root)}: {len(items)} texts to translate or revisit"
               + "".join(f"\n  {c}" for c in items[:40]))
-    if not todo and not todo_checks:
+    if not todo and not todo_checks and not todo_support:
         print("complete: run `python -m reference_solution release` to rebuild the edition")
     return 0
 

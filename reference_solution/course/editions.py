@@ -13,9 +13,15 @@ What is translated, per cell (``units``):
 - a markdown cell: its whole text (context ``<cell id>``);
 - a code cell: its comments (``<cell id>#<k>``) and the string literals a reader sees, each as its
   Python source (``<cell id>"<k>``): a docstring, the message of an ``assert``, the arguments of
-  ``print``, ``AssertionError`` and ``ValueError``, and the keyword arguments in ``TEXT_KEYWORDS``
-  (figure titles, axis and widget labels). A translated literal must be a literal of the same
-  kind with the same ``{...}`` fields, so the code of both editions is the same code.
+  ``print``, ``AssertionError``, ``ValueError`` and matplotlib's title and axis-label calls, and
+  the keyword arguments in ``TEXT_KEYWORDS`` (legend and widget labels).
+- the support code's own texts (``coursekit``: an explorer's labels, its hints), the templates
+  passed to ``coursekit.language.tr``, in ``translations/<lang>/coursekit.po``; an edition's copy
+  of ``coursekit/language.py`` carries them (``language_module``).
+- the hidden checks' one-line descriptions, in ``translations/<lang>/checks.po``.
+
+A translated literal must be a literal of the same kind with the same ``{...}`` fields, so the
+code of both editions is the same code.
 
 Cells, their order, ids, metadata (grade ids, points, locks) and every other character of the
 code are copied unchanged; ``differences`` proves it for a built edition.
@@ -28,17 +34,16 @@ import io
 import re
 import tokenize
 from dataclasses import dataclass
-from pathlib import Path
 
 import nbformat
 
-__all__ = ["LANGUAGES", "Unit", "units", "build", "missing", "differences", "edition_name",
-           "read_catalogue", "update_catalogue", "catalogue_path"]
+__all__ = ["LANGUAGES", "Unit", "units", "notebook_units", "build", "missing", "differences",
+           "check_translation", "edition_name", "edition_of"]
 
 LANGUAGES = {"ru": "Русский"}  # edition suffix -> language name
 TEXT_KEYWORDS = {"title", "xlabel", "ylabel", "label", "labels", "desc", "description", "text"}
-TEXT_CALLS = {"print", "AssertionError", "ValueError"}
-ENGLISH_BEFORE = "The English text before it changed:"
+TEXT_CALLS = {"print", "AssertionError", "ValueError",  # and matplotlib's titles and axis labels:
+              "title", "suptitle", "xlabel", "ylabel", "set_title", "set_xlabel", "set_ylabel"}
 
 
 @dataclass(frozen=True)
@@ -51,10 +56,6 @@ class Unit:
 
 def edition_name(assignment: str, language: str) -> str:
     return f"{assignment}_{language}"
-
-
-def catalogue_path(root: str | Path, assignment: str, language: str) -> Path:
-    return Path(root) / "translations" / language / f"{assignment}.po"
 
 
 # ---- what is translatable ---------------------------------------------------------------------
@@ -143,96 +144,8 @@ def notebook_units(nb) -> list[Unit]:
     return [u for cell in nb.cells for u in units(cell)]
 
 
-# ---- catalogues -------------------------------------------------------------------------------
-
-def read_catalogue(path: str | Path):
-    from babel.messages.pofile import read_po
-
-    with open(path, "rb") as f:
-        return read_po(f)
-
-
 def _translations(catalogue) -> dict[tuple[str, str], str]:
     return {(m.context, m.id): m.string for m in catalogue if m.id and m.string and not m.fuzzy}
-
-
-def update_catalogue(nb, path: str | Path, language: str) -> list[str]:
-    """Bring the catalogue at ``path`` in line with the English notebook ``nb``: a new text gets an
-    empty message; a changed text keeps its old translation, marked fuzzy, with the old English in
-    translator comments; a text gone from the notebook is dropped. Returns the contexts to
-    translate or revisit (remove the fuzzy flag once the translation is right)."""
-    return update_messages(notebook_units(nb), path, language)
-
-
-def update_messages(texts: list[Unit], path: str | Path, language: str) -> list[str]:
-    """``update_catalogue`` for any ``(context, English text)`` units (e.g. the hidden checks')."""
-    from babel.messages.catalog import Catalog
-    from babel.messages.pofile import write_po
-
-    path = Path(path)
-    old = read_catalogue(path) if path.is_file() else Catalog(locale=language)
-    by_context = {m.context: m for m in old if m.id}
-    # The old dates kept: rerunning on an unchanged notebook leaves the file byte for byte.
-    new = Catalog(locale=language, project="generative-models course", charset="utf-8",
-                  creation_date=old.creation_date, revision_date=old.revision_date)
-    todo = []
-    for unit in texts:
-        before = by_context.get(unit.context)
-        if before is not None and before.id == unit.text and before.string:
-            new.add(unit.text, before.string, context=unit.context, flags=before.flags,
-                    user_comments=before.user_comments if before.fuzzy else ())
-            if before.fuzzy:
-                todo.append(unit.context)
-        elif before is not None and before.string:
-            # Babel writes a multi-line previous msgid it cannot read back: the old English goes
-            # into translator comments instead, beside the old translation marked fuzzy.
-            was = [ENGLISH_BEFORE] + ["| " + line for line in before.id.split("\n")]
-            new.add(unit.text, before.string, context=unit.context, flags={"fuzzy"}, user_comments=was)
-            todo.append(unit.context)
-        else:
-            new.add(unit.text, "", context=unit.context)
-            todo.append(unit.context)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        write_po(f, new, width=100, sort_output=False)
-    return todo
-
-
-# ---- the hidden checks' texts (shown in the autograded notebook and the feedback) ----------------
-
-# What the executor writes around a check's description, per language.
-CHECK_LABELS = {"ru": {"failed": "Скрытая проверка не пройдена", "passed": "✓"}}
-
-
-def checks_path(root: str | Path, language: str) -> Path:
-    return Path(root) / "translations" / language / "checks.po"
-
-
-def check_units(root: str | Path, language: str) -> list[Unit]:
-    """The one-line description of every hidden check named in the course's editions in ``language``."""
-    from ..grading.protocol import registry
-
-    checks, names = registry(), []
-    for assignment, lang in catalogues(root):
-        if lang != language:
-            continue
-        nb = nbformat.read(Path(root) / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-        for cell in nb.cells:
-            names += re.findall(r"""\bcheck\(\s*["']([\w]+)["']""", cell.source)
-    return [Unit(name, checks[name].doc) for name in dict.fromkeys(names) if name in checks]
-
-
-def check_docs(root: str | Path, language: str) -> dict[str, str]:
-    """``{check name: description in language}`` for the checks whose English description is the
-    one translated (a changed description falls back to English until it is revisited)."""
-    path = checks_path(root, language)
-    if not path.is_file():
-        return {}
-    from ..grading.protocol import registry
-
-    docs = {name: check.doc for name, check in registry().items()}
-    return {m.context: m.string for m in read_catalogue(path)
-            if m.id and m.string and not m.fuzzy and docs.get(m.context) == m.id}
 
 
 # ---- building and checking an edition ---------------------------------------------------------
@@ -329,56 +242,9 @@ def differences(english, edition) -> list[str]:
     return out
 
 
-# ---- the editions of a course -----------------------------------------------------------------
-
 def edition_of(assignment: str) -> tuple[str, str] | None:
     """``(English assignment, language)`` for an edition's name (``score_matching_ru``), else None."""
     base, _, language = assignment.rpartition("_")
     return (base, language) if base and language in LANGUAGES else None
 
 
-def catalogues(root: str | Path) -> list[tuple[str, str]]:
-    """``(assignment, language)`` of every catalogue ``translations/<language>/<assignment>.po``
-    whose English notebook exists."""
-    root = Path(root)
-    return sorted((po.stem, po.parent.name) for po in (root / "translations").glob("*/*.po")
-                  if po.parent.name in LANGUAGES and (root / "source" / po.stem / f"{po.stem}.ipynb").is_file())
-
-
-def edition_notebook(root: str | Path, assignment: str, language: str):
-    """The edition built from the course's English notebook and catalogue (a notebook node)."""
-    root = Path(root)
-    english = nbformat.read(root / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-    return build(english, read_catalogue(catalogue_path(root, assignment, language)), language)
-
-
-def write_editions(root: str | Path) -> list[Path]:
-    """Write ``source/<a>_<lang>/<a>_<lang>.ipynb`` for every catalogue; return the paths written."""
-    root, written = Path(root), []
-    for assignment, language in catalogues(root):
-        name = edition_name(assignment, language)
-        path = root / "source" / name / f"{name}.ipynb"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(edition_notebook(root, assignment, language), path)
-        written.append(path)
-    return written
-
-
-def editions_out_of_sync(root: str | Path) -> list[str]:
-    """What differs between each committed edition and a fresh build ([] when in sync)."""
-    root, problems = Path(root), []
-    for assignment, language in catalogues(root):
-        name = edition_name(assignment, language)
-        path = root / "source" / name / f"{name}.ipynb"
-        fix = "run `python -m reference_solution release`"
-        try:
-            fresh = edition_notebook(root, assignment, language)
-        except ValueError as exc:
-            problems.append(f"{name}: {exc} (translate with `python -m reference_solution translate "
-                            f"{assignment} --language {language}`, then {fix})")
-            continue
-        if not path.is_file():
-            problems.append(f"source/{name}/{name}.ipynb is missing: {fix}")
-        elif nbformat.writes(nbformat.read(path, as_version=4)) != nbformat.writes(fresh):
-            problems.append(f"source/{name}/{name}.ipynb differs from a fresh build: {fix}")
-    return problems

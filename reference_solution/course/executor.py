@@ -36,7 +36,7 @@ from nbformat.v4 import new_output
 from traitlets import Bool, Enum, Float, Integer, List, Unicode
 
 from ..grading import protocol
-from . import editions
+from . import catalogues, editions
 from .guarded_execute import GuardedExecute, error_output
 from .hidden_tests import GradingConfigError, hidden_checks, is_test_cell
 from .sandbox import UNPROTECTED, Jail, Limits, availability
@@ -346,8 +346,8 @@ class GradingExecute(GuardedExecute):
             if edition is None:
                 self._texts = ("Hidden check failed", {})
             else:
-                self._texts = (editions.CHECK_LABELS.get(edition[1], {}).get("failed", "Hidden check failed"),
-                               editions.check_docs(root, edition[1]))
+                self._texts = (catalogues.CHECK_LABELS.get(edition[1], {}).get("failed", "Hidden check failed"),
+                               catalogues.check_docs(root, edition[1]))
         return self._texts
 
     def _failed(self, check: protocol.Check, why: str):

@@ -27,18 +27,19 @@ from pathlib import Path
 
 import nbformat
 
+from .catalogues import language_module, support_texts
 from .editions import LANGUAGES, edition_of
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # reference_solution/
 SUPPORT_PACKAGE = "coursekit"
 SUPPORT_DIR = PACKAGE_DIR / SUPPORT_PACKAGE
 SUPPORT_MODULES: dict[str, tuple[str, ...]] = {
-    "wgan_anomalies": ("course_files", "warmings", "polar_grid", "stratosphere", "synthetic_files",
+    "wgan_anomalies": ("language", "course_files", "warmings", "polar_grid", "stratosphere", "synthetic_files",
                        "data_cache", "plotting", "views", "widgets", "explorers_data",
                        "explorers_anomalies", "explorers_models", "comparison", "baselines",
                        "critic_score", "inversion", "fanogan", "ema", "sample_distance"),
-    "score_matching": ("moons", "sample_distance", "moons_quality", "plotting", "views", "widgets", "explorers_data",
-                       "explorers_anomalies", "explorers_models"),
+    "score_matching": ("language", "moons", "sample_distance", "moons_quality", "plotting", "views", "widgets",
+                       "explorers_data", "explorers_anomalies", "explorers_models"),
 }
 # A language edition (``<assignment>_<lang>``, course/editions.py) has its assignment's support code.
 for _assignment in list(SUPPORT_MODULES):
@@ -79,7 +80,11 @@ def support_files(assignment: str) -> dict[str, bytes]:
         if not original.is_file():
             raise FileNotFoundError(f"support module {original} of {assignment} does not exist; "
                                     "fix SUPPORT_MODULES in reference_solution/course/release.py")
-        files[f"{SUPPORT_PACKAGE}/{name}.py"] = HEADER.format(name=name).encode() + original.read_bytes()
+        text = original.read_text()
+        edition = edition_of(assignment)
+        if name == "language" and edition is not None:  # the edition's texts, from its catalogue
+            text = language_module(text, edition[1], support_texts(PACKAGE_DIR.parent, edition[1]))
+        files[f"{SUPPORT_PACKAGE}/{name}.py"] = HEADER.format(name=name).encode() + text.encode()
     return files
 
 

@@ -11,13 +11,13 @@ must show the defects, so the test can fail.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import io
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
+import chromium  # noqa: E402  (tests/browser/chromium.py)
 import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
 import pytest  # noqa: E402
@@ -29,8 +29,8 @@ from reference_solution.course.feedback import WIDGET_VIEW, FeedbackLayout  # no
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+CHROMIUM_ARGS = chromium.ARGS
+CHROMIUM = chromium.CHROMIUM
 MESSAGE = ("AssertionError: Hidden check failed: samples_land_near_the_moons: samples are too far from the "
            "moons' shape: sliced-Wasserstein distance 0.412 (each sample against the moon it lies nearest to), "
            "needed below 0.15. The grader draws these samples with its own Langevin sampler from its network "
@@ -38,11 +38,7 @@ MESSAGE = ("AssertionError: Hidden check failed: samples_land_near_the_moons: sa
 
 
 def _missing() -> str | None:
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} not found (apt-get install chromium)"
-    if importlib.util.find_spec("playwright") is None:
-        return "python package playwright not installed (pip install playwright)"
-    return None
+    return chromium.missing()
 
 
 def _png() -> str:

@@ -14,7 +14,6 @@ and ``apt-get install chromium``; skipped with the reason otherwise.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -25,15 +24,16 @@ import time
 import urllib.request
 from pathlib import Path
 
+import chromium  # tests/browser/chromium.py
 import nbformat
 import pytest
 
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM = chromium.CHROMIUM
+CHROMIUM_ARGS = chromium.ARGS + ["--disable-quic", "--disable-background-networking", "--disable-component-update",
+                                 "--disable-sync"]
 TOKEN = "coursekit-browser-test"
 # view name, how far to drag its slider (pixels), text the label must show afterwards (or None)
 MOVES = [("dataset", 120, None), ("anomalies", -30, None), ("latent", 40, "ANOMALOUS"),
@@ -71,13 +71,7 @@ explore_langevin(matcher, moons, eta=0.01, num_steps=200, n_particles=500)""",
 
 
 def _missing() -> str | None:
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} not found (apt-get install chromium)"
-    for module, package in (("playwright", "playwright"), ("jupyterlab", "jupyterlab"),
-                            ("jupyterlab_widgets", "jupyterlab_widgets")):
-        if importlib.util.find_spec(module) is None:
-            return f"python package {package} not installed (pip install {package})"
-    return None
+    return chromium.missing("jupyterlab", "jupyterlab_widgets")
 
 
 def _free_port() -> int:

@@ -10,11 +10,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from reference_solution.course import editions
+from reference_solution.course import catalogues, editions
 from reference_solution.course import release as course
 
 REPO = Path(__file__).resolve().parents[2]
-EDITIONS = editions.catalogues(REPO)
+EDITIONS = catalogues.catalogues(REPO)
 
 
 def english(assignment: str):
@@ -35,7 +35,7 @@ def test_the_russian_edition_of_assignment_2_exists():
 @pytest.mark.parametrize("assignment, language", EDITIONS)
 def test_every_english_text_has_a_current_translation(assignment, language):
     """Fails when an English text changed and its translation was not revisited."""
-    catalogue = editions.read_catalogue(editions.catalogue_path(REPO, assignment, language))
+    catalogue = catalogues.read_catalogue(catalogues.catalogue_path(REPO, assignment, language))
     problems = editions.missing(english(assignment), catalogue)
     assert not problems, (f"translations/{language}/{assignment}.po is behind the English notebook: "
                           f"run `python -m reference_solution translate {assignment} --language {language}`, "
@@ -46,15 +46,15 @@ def test_every_english_text_has_a_current_translation(assignment, language):
 @pytest.mark.parametrize("language", sorted({lang for _, lang in EDITIONS}))
 def test_every_hidden_check_of_an_edition_has_a_current_description(language):
     """The feedback names each check with its one-line description: in the edition's language."""
-    units = editions.check_units(REPO, language)
-    docs = editions.check_docs(REPO, language)
+    units = catalogues.check_units(REPO, language)
+    docs = catalogues.check_docs(REPO, language)
     stale = [u.context for u in units if u.context not in docs]
     assert units and not stale, (f"translations/{language}/checks.po lacks current translations of {stale}: "
                                  "run `python -m reference_solution translate <assignment>` and translate them")
 
 
 def test_committed_editions_are_fresh_builds():
-    problems = editions.editions_out_of_sync(REPO)
+    problems = catalogues.editions_out_of_sync(REPO)
     assert not problems, "\n".join(problems)
 
 
@@ -88,21 +88,21 @@ def test_the_russian_texts_are_russian_and_keep_the_maths():
 def test_a_changed_english_text_is_caught_and_kept_for_the_translator(tmp_path):
     nb = english("score_matching")
     path = tmp_path / "score_matching.po"
-    shutil.copy(editions.catalogue_path(REPO, "score_matching", "ru"), path)
+    shutil.copy(catalogues.catalogue_path(REPO, "score_matching", "ru"), path)
     markdown = next(c for c in nb.cells if c.cell_type == "markdown")
     code, literal = next((c, u) for c in nb.cells if c.cell_type == "code" for u in editions.units(c)
                          if '"' in u.context and " should " in u.text)
     markdown.source += "\n\nA new English sentence."
     code.source = code.source.replace(literal.text, literal.text.replace(" should ", " must ", 1), 1)
-    problems = editions.missing(nb, editions.read_catalogue(path))
+    problems = editions.missing(nb, catalogues.read_catalogue(path))
     assert {p.split(":")[0] for p in problems} == {markdown.id, literal.context}
     with pytest.raises(ValueError, match="behind the English"):
-        editions.build(nb, editions.read_catalogue(path), "ru")
-    todo = editions.update_catalogue(nb, path, "ru")
+        editions.build(nb, catalogues.read_catalogue(path), "ru")
+    todo = catalogues.update_catalogue(nb, path, "ru")
     assert set(todo) == {markdown.id, literal.context}
-    kept = {m.context: m for m in editions.read_catalogue(path) if m.id}
+    kept = {m.context: m for m in catalogues.read_catalogue(path) if m.id}
     assert kept[markdown.id].fuzzy and kept[markdown.id].string  # the old translation, to revisit
-    assert editions.ENGLISH_BEFORE in kept[markdown.id].user_comments  # beside the old English
+    assert catalogues.ENGLISH_BEFORE in kept[markdown.id].user_comments  # beside the old English
     assert any("This assignment has three parts" in line for line in kept[markdown.id].user_comments)
 
 
@@ -160,9 +160,42 @@ def test_the_russian_edition_is_graded_by_the_same_checks_with_feedback_in_russi
     english_ids = {c.metadata["nbgrader"]["grade_id"] for c in release.cells
                    if c.metadata.get("nbgrader", {}).get("grade")}
     assert set(complete.grades) == english_ids  # the same grade ids (and, above, the same points)
-    docs = editions.check_docs(REPO, "ru")
+    docs = catalogues.check_docs(REPO, "ru")
     for russian in ("Задача 3. Зашумлённый метод оценивания score-функции", "видимый тест пройден",
                     f"✓ samples_land_near_the_moons: {docs['samples_land_near_the_moons']}"):
         assert russian in feedback
     assert "Скрытая проверка не пройдена: samples_land_near_the_moons" in blank_feedback
     assert docs["forward_returns_per_element_dsm_error"] in blank_feedback
+
+
+@pytest.mark.parametrize("language", sorted({lang for _, lang in EDITIONS}))
+def test_every_support_text_of_an_edition_has_a_current_translation(language):
+    """The explorers' labels and hints (coursekit's tr(...) templates) come in the edition's language."""
+    units = catalogues.edition_support_units(REPO, language)
+    texts = catalogues.support_texts(REPO, language)
+    stale = [u.text for u in units if u.text not in texts]
+    assert units and not stale, (f"translations/{language}/coursekit.po lacks {stale}: run "
+                                 "`python -m reference_solution translate <assignment>` and translate them")
+    for english, translated in texts.items():  # the same {fields}, or tr() would raise in the notebook
+        fields = sorted(f for _, f, _, _ in __import__("string").Formatter().parse(english) if f)
+        assert fields == sorted(f for _, f, _, _ in __import__("string").Formatter().parse(translated) if f), english
+
+
+def test_the_editions_support_package_speaks_russian(tmp_path):
+    """The Langevin explorer of the Russian release labels its figure and controls in Russian."""
+    import importlib
+    import sys
+
+    shutil.copytree(REPO / "release" / "score_matching_ru" / "coursekit", tmp_path / "coursekit")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        for name in [m for m in sys.modules if m == "coursekit" or m.startswith("coursekit.")]:
+            del sys.modules[name]
+        language = importlib.import_module("coursekit.language")
+        assert language.LANGUAGE == "ru"
+        assert language.tr("Langevin step {step} of {steps}, eta = {eta:.4f}", step=3, steps=10, eta=0.01) == \
+            "Шаг Ланжевена 3 из 10, eta = 0.0100"
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m == "coursekit" or m.startswith("coursekit.")]:
+            del sys.modules[name]

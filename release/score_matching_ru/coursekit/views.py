@@ -28,6 +28,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import imsave
 
+from .language import tr
+
 try:  # optional: without it the views are static
     import ipywidgets as W
 except ImportError:  # pragma: no cover - exercised by monkeypatching W in the tests
@@ -234,12 +236,12 @@ class View:
         problem = "static=True was passed" if self.static else frontend_problem()
         if problem is None:
             bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
-            bundle["text/plain"] = MISSING_EXTENSION_HINT.format(name=type(self).__name__)
+            bundle["text/plain"] = tr(MISSING_EXTENSION_HINT, name=type(self).__name__)
             # every view without a widget manager (nbconvert, nbgrader's autograded notebooks and
             # feedback, GitHub) shows this picture of the first frame instead of the hint text
             bundle["image/png"] = self.png
             return bundle
-        print(NO_FRONTEND_HINT.format(why=problem))
+        print(tr(NO_FRONTEND_HINT, why=problem))
         return {"image/png": self.png, "text/plain": f"<{type(self).__name__}: {self.label_text}>"}
 
     def __repr__(self) -> str:

@@ -15,6 +15,7 @@ from matplotlib.patches import Rectangle
 from scipy import stats
 from scipy.spatial import cKDTree
 
+from .language import tr
 from .plotting import CMAPS, draw_state
 from .views import View, agg_figure, control, has_widgets, numpy
 
@@ -176,7 +177,7 @@ class LangevinView(View):
         fig = agg_figure(6.4, 4.8)
         ax = fig.add_subplot()
         shown = self.data[np.random.default_rng(0).permutation(len(self.data))[:1500]]
-        ax.scatter(*shown.T, s=3, color="0.6", alpha=0.4, label="data", linewidths=0)
+        ax.scatter(*shown.T, s=3, color="0.6", alpha=0.4, label=tr("data"), linewidths=0)
         gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], arrows), np.linspace(lo[1], hi[1], arrows))
         points = np.stack([gx.ravel(), gy.ravel()], 1)
         with torch.no_grad():
@@ -191,7 +192,7 @@ class LangevinView(View):
                   headaxislength=3.5, alpha=0.8)
         ax.add_patch(Rectangle((-1, -1), 2, 2, fill=False, ls=":", color="k", lw=0.8))  # start
         self.cloud = ax.scatter(np.zeros(n_particles), np.zeros(n_particles), s=5,
-                                color="tab:orange", label="particles", linewidths=0)
+                                color="tab:orange", label=tr("particles"), linewidths=0)
         ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), aspect="equal")
         ax.legend(fontsize=7, loc="upper right")
         ax.tick_params(labelsize=7)
@@ -199,11 +200,11 @@ class LangevinView(View):
         fig.tight_layout()
         super().__init__(fig, static)
         self.step = control("IntSlider", value=num_steps, min=0, max=num_steps,
-                            description="step", continuous_update=True)
+                            description=tr("step"), continuous_update=True)
         self.eta = control("FloatLogSlider", value=eta, base=10, min=-4, max=-0.5, step=0.05,
                            description="eta", readout_format=".4f", continuous_update=False)
         self.num_steps = control("IntSlider", value=num_steps, min=10, max=2000, step=10,
-                                 description="steps", continuous_update=False)
+                                 description=tr("steps"), continuous_update=False)
         self.controls = [self.step, self.eta, self.num_steps]
         if has_widgets():
             import ipywidgets as W
@@ -270,11 +271,11 @@ class LangevinView(View):
         if not hasattr(self, "start_distance"):  # the start is the same for every run
             self.start_distance = float(self.tree.query(self.trajectory()[0])[0].mean())
         start = self.start_distance
-        self.axes.set_title(f"Langevin step {self.step.value} of {self.num_steps.value}, "
-                            f"eta = {self.eta.value:.4f}", fontsize=9)
-        self.label_text = (f"step {self.step.value} of {self.num_steps.value} (eta "
-                           f"{self.eta.value:.4f}): mean distance to the nearest data point "
-                           f"{self.distance:.3f} (start {start:.3f})")
+        self.axes.set_title(tr("Langevin step {step} of {steps}, eta = {eta:.4f}", step=self.step.value,
+                               steps=self.num_steps.value, eta=self.eta.value), fontsize=9)
+        self.label_text = tr("step {step} of {steps} (eta {eta:.4f}): mean distance to the nearest data "
+                             "point {distance:.3f} (start {start:.3f})", step=self.step.value,
+                             steps=self.num_steps.value, eta=self.eta.value, distance=self.distance, start=start)
 
 
 def explore_langevin(matcher, data, eta: float = 0.01, num_steps: int = 200,
