@@ -111,11 +111,11 @@ def _translate(a: argparse.Namespace) -> int:
         catalogue_path,
         check_units,
         checks_path,
-        edition_support_units,
         support_path,
         update_catalogue,
         update_messages,
     )
+    from .course.release import edition_support_units
 
     root = _course(a)
     english = root / "source" / a.assignment / f"{a.assignment}.ipynb"

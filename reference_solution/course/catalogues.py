@@ -17,12 +17,12 @@ from pathlib import Path
 
 import nbformat
 
-from .editions import LANGUAGES, Unit, build, edition_name, notebook_units
+from .editions import LANGUAGES, Unit, build, edition_name, edition_of, notebook_units
 
 __all__ = ["catalogue_path", "read_catalogue", "update_catalogue", "update_messages", "catalogues",
            "edition_notebook", "write_editions", "editions_out_of_sync", "CHECK_LABELS", "checks_path",
            "check_units", "check_docs", "support_path", "support_units", "support_texts",
-           "language_module", "edition_support_units"]
+           "language_module"]
 
 ENGLISH_BEFORE = "The English text before it changed:"
 
@@ -90,6 +90,17 @@ def update_messages(texts: list[Unit], path: str | Path, language: str) -> list[
     with open(path, "wb") as f:
         write_po(f, new, width=100, sort_output=False)
     return todo
+
+
+def edition_check_texts(assignment: str, course_root: Path | None, package_root: Path) -> tuple[str, dict[str, str]]:
+    """``(label of a failed check, {check: description})`` for grading ``assignment``: English
+    (empty descriptions: each check's own) unless it is an edition. The translations are the
+    course's, or the instructor package's checkout's when the course (a scratch copy) has none."""
+    edition = edition_of(assignment)
+    if edition is None:
+        return "Hidden check failed", {}
+    root = course_root if course_root is not None and (course_root / "translations").is_dir() else package_root
+    return CHECK_LABELS.get(edition[1], {}).get("failed", "Hidden check failed"), check_docs(root, edition[1])
 
 
 def checks_path(root: str | Path, language: str) -> Path:
@@ -212,12 +223,3 @@ def language_module(original: str, language: str, texts: dict[str, str]) -> str:
     if out == original and texts:
         raise ValueError("coursekit/language.py no longer has the LANGUAGE and TEXTS lines editions fill")
     return out
-
-
-def edition_support_units(root: str | Path, language: str) -> list[Unit]:
-    """The support texts of every support module the course's editions in ``language`` ship."""
-    from .release import SUPPORT_DIR, SUPPORT_MODULES
-
-    modules = dict.fromkeys(m for assignment, lang in catalogues(root) if lang == language
-                            for m in SUPPORT_MODULES.get(assignment, ()))
-    return support_units([SUPPORT_DIR / f"{m}.py" for m in modules])

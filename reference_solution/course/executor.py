@@ -36,7 +36,7 @@ from nbformat.v4 import new_output
 from traitlets import Bool, Enum, Float, Integer, List, Unicode
 
 from ..grading import protocol
-from . import catalogues, editions
+from . import catalogues
 from .guarded_execute import GuardedExecute, error_output
 from .hidden_tests import GradingConfigError, hidden_checks, is_test_cell
 from .sandbox import UNPROTECTED, Jail, Limits, availability
@@ -300,7 +300,7 @@ class GradingExecute(GuardedExecute):
             self.log.error("cell %d of %s names an unknown check %r", index, self._notebook, name)
             return [error_output("GradingConfigError", f"unknown check {name!r}")]
         if self._dead is not None:
-            return [self._failed(check, f"not run: {self._dead}")]
+            return [_failed(self._edition_texts(check), check, f"not run: {self._dead}")]
         seed = int.from_bytes(hashlib.sha256(
             f"{self._secret}:{self._student}:{self._notebook}:{name}".encode()).digest()[:8], "little")
         started = time.monotonic()
@@ -314,13 +314,13 @@ class GradingExecute(GuardedExecute):
             status = run_sync(self._async_probe)(
                 protocol.kernel_code(check, str(challenge_path), str(result_path)), check.seconds)
             if status == "timeout":
-                return [self._failed(check, f"your code took longer than {check.seconds:.0f} s, the time "
-                                       "limit of this check, and was interrupted")]
+                return [_failed(self._edition_texts(check), check, f"your code took longer than "
+                                f"{check.seconds:.0f} s, the time limit of this check, and was interrupted")]
             if status == "dead":
-                return [self._failed(check, f"the kernel died during the check: {self._dead}")]
+                return [_failed(self._edition_texts(check), check, f"the kernel died during the check: {self._dead}")]
             protocol.judge(check, challenge, result_path)
         except AssertionError as exc:
-            return [self._failed(check, str(exc))]
+            return [_failed(self._edition_texts(check), check, str(exc))]
         finally:
             for path in self._base.joinpath("in").iterdir():
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -331,28 +331,13 @@ class GradingExecute(GuardedExecute):
         if check.unverifiable:
             self.log.warning("%s/%s: %s passed on the kernel's word alone (%s)", self._student,
                              self._notebook, check.name, check.trusts)
-        return [new_output("stream", name="stdout", text=f"✓ {check.name}: {self._doc(check)}\n")]
+        return [new_output("stream", name="stdout", text=f"✓ {check.name}: {self._edition_texts(check)[1]}\n")]
 
-    def _doc(self, check: protocol.Check) -> str:
-        """The check's description in the language of the assignment's edition (English otherwise)."""
-        return self._edition_texts()[1].get(check.name, check.doc)
-
-    def _edition_texts(self) -> tuple[str, dict[str, str]]:
-        """(failed-check label, {check: description}) for this assignment's language."""
-        if getattr(self, "_texts", None) is None:
-            edition, root = editions.edition_of(self._assignment), self._course_root()
-            if root is None or not (root / "translations").is_dir():  # a scratch course: the package's
-                root = PACKAGE_DIR.parent
-            if edition is None:
-                self._texts = ("Hidden check failed", {})
-            else:
-                self._texts = (catalogues.CHECK_LABELS.get(edition[1], {}).get("failed", "Hidden check failed"),
-                               catalogues.check_docs(root, edition[1]))
-        return self._texts
-
-    def _failed(self, check: protocol.Check, why: str):
-        label, docs = self._edition_texts()
-        return _failed(check, why, label=label, doc=docs.get(check.name, check.doc))
+    def _edition_texts(self, check: protocol.Check) -> tuple[str, str]:
+        """(label of a failure, description) of ``check`` in the language of the assignment's edition."""
+        if self._texts is None:  # read once per notebook
+            self._texts = catalogues.edition_check_texts(self._assignment, self._course_root(), PACKAGE_DIR.parent)
+        return self._texts[0], self._texts[1].get(check.name, check.doc)
 
     async def _async_probe(self, code: str, seconds: float) -> str:
         """Run ``code`` in the kernel within ``seconds``: "ok", "timeout" or "dead".
@@ -409,6 +394,7 @@ def _as_text(output):
     return new_output("stream", name="stdout", text=f"{text}\n")
 
 
-def _failed(check: protocol.Check, why: str, label: str = "Hidden check failed", doc: str | None = None):
-    lines = [f"{label}: {check.name}", f"  {check.doc if doc is None else doc}", f"AssertionError: {why}"]
+def _failed(texts: tuple[str, str], check: protocol.Check, why: str):
+    """A failed check's error output; ``texts``: the edition's label of a failure and its description."""
+    lines = [f"{texts[0]}: {check.name}", f"  {texts[1]}", f"AssertionError: {why}"]
     return error_output("AssertionError", f"{check.name}: {why}", traceback=lines)

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import nbformat
 
-from .catalogues import language_module, support_texts
-from .editions import LANGUAGES, edition_of
+from .catalogues import catalogues, language_module, support_texts, support_units
+from .editions import LANGUAGES, Unit, edition_of
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # reference_solution/
 SUPPORT_PACKAGE = "coursekit"
@@ -86,6 +86,13 @@ def support_files(assignment: str) -> dict[str, bytes]:
             text = language_module(text, edition[1], support_texts(PACKAGE_DIR.parent, edition[1]))
         files[f"{SUPPORT_PACKAGE}/{name}.py"] = HEADER.format(name=name).encode() + text.encode()
     return files
+
+
+def edition_support_units(root: str | Path, language: str) -> list[Unit]:
+    """The support texts of every support module the course's editions in ``language`` ship."""
+    modules = dict.fromkeys(m for assignment, lang in catalogues(root) if lang == language
+                            for m in SUPPORT_MODULES.get(assignment, ()))
+    return support_units([SUPPORT_DIR / f"{m}.py" for m in modules])
 
 
 def write_support(folder: str | Path, assignment: str) -> list[Path]:

@@ -171,7 +171,7 @@ def test_the_russian_edition_is_graded_by_the_same_checks_with_feedback_in_russi
 @pytest.mark.parametrize("language", sorted({lang for _, lang in EDITIONS}))
 def test_every_support_text_of_an_edition_has_a_current_translation(language):
     """The explorers' labels and hints (coursekit's tr(...) templates) come in the edition's language."""
-    units = catalogues.edition_support_units(REPO, language)
+    units = course.edition_support_units(REPO, language)
     texts = catalogues.support_texts(REPO, language)
     stale = [u.text for u in units if u.text not in texts]
     assert units and not stale, (f"translations/{language}/coursekit.po lacks {stale}: run "
