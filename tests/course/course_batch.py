@@ -24,6 +24,7 @@ from reference_solution.course import release as course
 from reference_solution.course.autograde import ScratchCourse, StudentResult, example_submissions
 from reference_solution.course.feedback import ALLOW_FLAG
 from reference_solution.course.notebook_namespace import solution_cells
+from reference_solution.course.sandbox import availability
 from reference_solution.course.submissions import apply_mutation, fill_release_with_solutions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,7 +52,16 @@ PROBE_TRICKS = {"event_hook_forges_probe_results", "hook_prints_what_the_grader_
                 "kills_the_kernel_when_a_check_starts", "patches_numpy_and_torch_comparisons"}
 
 
+# Hostile tricks and forgers are student code written to do harm: they are graded only inside the
+# jail. Without bubblewrap the course grades unjailed ("auto"), and a trick would write into this
+# checkout (seen: "# pwned" appended to nbgrader_config.py); the batch then holds only honest
+# notebooks, and test_hostile and test_forgers skip with the reason.
+JAILED, NO_JAIL_REASON = availability()
+
+
 def trick_runs_here(assignment: str, trick) -> bool:
+    if not JAILED:
+        return False
     if assignment != "wgan_anomalies" or os.environ.get("HOSTILE_ALL_TRICKS") == "1":
         return True
     first_of_category = next(t for t in TRICKS if t.category == trick.category) is trick
@@ -107,7 +117,7 @@ def submissions(root: Path, assignment: str, release_dir: Path, *, catalogue=Non
         sid = f"h{i:02d}_{trick.name}"[:60]
         subs[sid], cases[sid] = with_trick(examples["blank"], trick.code), trick
     subs["h99_broken_notebook_file"] = b'{"cells": [ this is not json'
-    if catalogue is not None:  # the forger catalogue, stacked: one forger per family in a notebook
+    if catalogue is not None and JAILED:  # the forger catalogue, stacked: one forger per family in a notebook
         for i, book in enumerate(forger_notebooks(assignment)):
             nb = nbformat.from_dict(examples["blank"])
             fills = {g: src for forger in book for g, src in forger.fills.items()}
