@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import shutil
+import string
 from pathlib import Path
 
 import nbformat
@@ -168,6 +169,10 @@ def test_the_russian_edition_is_graded_by_the_same_checks_with_feedback_in_russi
     assert docs["forward_returns_per_element_dsm_error"] in blank_feedback
 
 
+def format_fields(template: str) -> list[str]:
+    return sorted(field for _, field, _, _ in string.Formatter().parse(template) if field)
+
+
 @pytest.mark.parametrize("language", sorted({lang for _, lang in EDITIONS}))
 def test_every_support_text_of_an_edition_has_a_current_translation(language):
     """The explorers' labels and hints (coursekit's tr(...) templates) come in the edition's language."""
@@ -177,8 +182,7 @@ def test_every_support_text_of_an_edition_has_a_current_translation(language):
     assert units and not stale, (f"translations/{language}/coursekit.po lacks {stale}: run "
                                  "`python -m reference_solution translate <assignment>` and translate them")
     for english, translated in texts.items():  # the same {fields}, or tr() would raise in the notebook
-        fields = sorted(f for _, f, _, _ in __import__("string").Formatter().parse(english) if f)
-        assert fields == sorted(f for _, f, _, _ in __import__("string").Formatter().parse(translated) if f), english
+        assert format_fields(english) == format_fields(translated), english
 
 
 def test_the_editions_support_package_speaks_russian(tmp_path):
